@@ -1,0 +1,200 @@
+"""`anthology` command line: list, train, reproduce, report.
+
+    anthology list
+    anthology train <method> [--preset tiny|demo|quick|paper] [--resume last|PATH] [--runs DIR] [--quiet]
+                             [any config field, e.g. --steps 500 --model.latent-dim 16]
+    anthology reproduce <method>|all [--preset demo|quick|paper] [--workers N] [--resume] [--out DIR]
+    anthology report [--runs DIR] [--results DIR] [--out DIR]
+
+Mistakes (a wrong method or preset name, a bad override, a missing extra) print one line saying what
+to do and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import pathlib
+import re
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from anthology.core.errors import AnthologyError, UnknownNameError
+from anthology.core.registry import PRESET_NAMES, get_method, method_names
+
+T = TypeVar("T")
+USAGE = __doc__.split("\n\n")[1]
+RESULTS_DIR = "results"
+
+
+def _parse(cls: Callable[..., T], args: Sequence[str], prog: str, default: Any = None) -> T:
+    """tyro parsing whose errors become one line (help still prints in full)."""
+    import tyro
+
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            return tyro.cli(cls, args=list(args), prog=prog, default=default)
+    except SystemExit as exit_:
+        if exit_.code in (0, None):
+            sys.stderr.write(err.getvalue())
+            raise
+        text = [re.sub(r"^[│╭╰─\s]+|[│╮╯─\s]+$", "", line) for line in err.getvalue().splitlines()]
+        body = [t for t in text if t and not t.startswith("For full helptext")]
+        message = " ".join(body[1:3] if len(body) > 1 else body)
+        raise AnthologyError(f"{message or 'bad arguments'}; see '{prog} --help'") from None
+
+
+def _take(args: list[str], flag: str, default: str | None = None, boolean: bool = False) -> str | None:
+    """Remove `--flag value` (or a boolean `--flag`) from args and return its value."""
+    for i, arg in enumerate(args):
+        if arg == flag:
+            if boolean:
+                del args[i]
+                return "true"
+            if i + 1 >= len(args):
+                raise AnthologyError(f"{flag} needs a value")
+            value = args[i + 1]
+            del args[i:i + 2]
+            return value
+        if arg.startswith(flag + "="):
+            del args[i]
+            return arg.split("=", 1)[1]
+    return default
+
+
+def cmd_list(args: list[str]) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="anthology methods")
+    for col in ("method", "title", "presets", "reproduces"):
+        table.add_column(col, overflow="fold")
+    for name in method_names():
+        spec = get_method(name)
+        table.add_row(name, spec.title, ", ".join(spec.presets), spec.reproduces)
+    Console().print(table)
+    return 0
+
+
+def cmd_train(args: list[str]) -> int:
+    from anthology.core.run_dir import RunDir
+    from anthology.tracking import make_tracker
+
+    if not args or args[0].startswith("-"):
+        raise AnthologyError(f"name a method: anthology train <method> (one of {', '.join(method_names())})")
+    spec = get_method(args.pop(0))
+    preset = _take(args, "--preset", "demo")
+    resume = _take(args, "--resume")
+    root = _take(args, "--runs", "runs")
+    quiet = _take(args, "--quiet", boolean=True)
+    spec.preset(preset)
+    if resume:
+        run = RunDir.latest(spec.name, preset, root) if resume == "last" else RunDir(pathlib.Path(resume))
+        if run is None or not run.config_path.exists():
+            raise AnthologyError(f"no run to resume at '{resume}'; give a run folder or 'last'")
+        from anthology.core.config import config_from_dict
+
+        cfg = config_from_dict(spec.config_cls, run.read_config()["config"])
+    else:
+        cfg = _parse(spec.config_cls, args, f"anthology train {spec.name} --preset {preset}",
+                     default=spec.presets[preset])
+        run = RunDir.create(spec.name, preset, cfg.seed, root)
+    result = spec.train(cfg, tracker=make_tracker(run, console=not quiet), run_dir=run)
+    print(f"run: {run.path}")
+    for key, value in result.summary.items():
+        if isinstance(value, float):
+            print(f"  {key} = {value:.4g}")
+    return 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ReproduceArgs:
+    preset: str = "demo"
+    """demo (minutes, `make demo`), quick (what results/ is made from), paper (GPU or long runs), tiny."""
+    workers: int | None = None
+    """Parallel worker processes (default: the preset's)."""
+    resume: bool = False
+    """Continue the newest unfinished reproduction of this method and preset."""
+    out: str | None = None
+    """Also write claim.json/figures.json here (default: results/<method>/ for the quick preset)."""
+    runs: str = "runs"
+    quiet: bool = False
+
+
+def cmd_reproduce(args: list[str]) -> int:
+    from anthology.report import render_method
+    from anthology.tracking import make_tracker
+
+    if not args or args[0].startswith("-"):
+        raise AnthologyError(f"name a method or 'all': anthology reproduce <method>|all ({', '.join(method_names())})")
+    target = args.pop(0)
+    names = method_names() if target == "all" else [target]
+    for name in names:
+        get_method(name)  # unknown names fail before anything runs
+    opts = _parse(ReproduceArgs, args, f"anthology reproduce {target}")
+    if opts.preset not in PRESET_NAMES:
+        raise UnknownNameError("preset", opts.preset, PRESET_NAMES)
+    for name in names:
+        spec = get_method(name)
+        if opts.preset not in spec.reproduce_presets:
+            raise UnknownNameError(f"reproduce preset of '{name}'", opts.preset, spec.reproduce_presets)
+        out = opts.out or (str(pathlib.Path(RESULTS_DIR) / name) if opts.preset == "quick" else None)
+        claim = spec.reproduce(opts.preset, out=out, root=opts.runs, workers=opts.workers, resume=opts.resume,
+                               tracker=make_tracker(None, console=not opts.quiet))
+        from anthology.core.run_dir import RunDir
+
+        latest = RunDir.latest(name, opts.preset, opts.runs, prefix="reproduce")
+        for folder in {p for p in (out, latest.path if latest else None) if p}:
+            render_method(pathlib.Path(folder))
+        print(f"{name}: holds={claim.holds}. {claim.evidence}")
+        print(f"  written to {latest.path if latest else ''}" + (f" and {out}" if out else ""))
+    return 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportArgs:
+    runs: str = "runs"
+    """Where run folders are (demo reproductions there are shown beside the committed results)."""
+    results: str = RESULTS_DIR
+    """Committed results (results/<method>/claim.json and figures.json)."""
+    out: str = "report"
+    """Where index.html and report.md go."""
+
+
+def cmd_report(args: list[str]) -> int:
+    from anthology.report import build_report
+
+    opts = _parse(ReportArgs, args, "anthology report")
+    index = build_report(pathlib.Path(opts.runs), pathlib.Path(opts.results), pathlib.Path(opts.out))
+    print(f"report: {index}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "list": cmd_list, "train": cmd_train, "reproduce": cmd_reproduce, "report": cmd_report,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    try:
+        command = args.pop(0)
+        if command not in COMMANDS:
+            raise UnknownNameError("command", command, COMMANDS)
+        return COMMANDS[command](args)
+    except AnthologyError as err:
+        print(f"anthology: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("anthology: interrupted; rerun with --resume to continue from the last checkpoint", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

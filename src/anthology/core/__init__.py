@@ -1,0 +1,1 @@
+"""Shared foundations: errors, seeding, devices, configs, run directories, checkpoints, claims, registry."""

@@ -1,0 +1,58 @@
+"""Shared plumbing of `anthology reproduce <method>`: the reproduction folder, resumable jobs and outputs.
+
+A reproduction lives in `runs/<method>/<preset>/reproduce-<time>/`: its `config.json`, one run folder
+per job under `jobs/` (a finished job is reused when the reproduction is resumed; a killed one resumes
+from its checkpoint), and the outputs `claim.json` and `figures.json`. With `out` (the committed
+`results/<method>/` for the `quick` preset) the outputs are also written there.
+
+`figures.json` is a list of figure specs the report layer renders to PNG, each
+`{"name", "title", "xlabel", "ylabel", "logy", "series": [{"label", "x", "y", "style"}]}`.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+from anthology.core.claims import Claim, write_claim
+from anthology.core.run_dir import RunDir, write_json
+
+CLAIM_FILE, FIGURES_FILE = "claim.json", "figures.json"
+
+
+def open_reproduction(method: str, preset: str, cfg: Any, root: str | pathlib.Path = "runs",
+                      resume: bool = False) -> RunDir:
+    """A new reproduction folder, or with `resume` the newest unfinished one of this method and preset."""
+    if resume:
+        last = RunDir.latest(method, preset, root, prefix="reproduce")
+        if last is not None and not (last.path / CLAIM_FILE).exists():
+            return last
+    run = RunDir.create(method, preset, 0, root, tag="reproduce")
+    run.write_config(cfg, method, preset)
+    return run
+
+
+def job_dir(reproduction: RunDir, name: str) -> RunDir:
+    path = reproduction.path / "jobs" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return RunDir(path)
+
+
+def save_reproduction(reproduction: RunDir, claim: Claim, figures: list[dict[str, Any]],
+                      out: str | pathlib.Path | None = None) -> list[pathlib.Path]:
+    """Write claim.json and figures.json into the reproduction folder and, when given, into `out`."""
+    written = []
+    for folder in [reproduction.path, *([pathlib.Path(out)] if out is not None else [])]:
+        folder.mkdir(parents=True, exist_ok=True)
+        written.append(write_claim(folder / CLAIM_FILE, claim))
+        write_json(folder / FIGURES_FILE, figures)
+    return written
+
+
+def line_figure(name: str, title: str, xlabel: str, ylabel: str, series: list[dict[str, Any]],
+                logy: bool = False) -> dict[str, Any]:
+    return {"name": name, "title": title, "xlabel": xlabel, "ylabel": ylabel, "logy": logy, "series": series}
+
+
+def series(label: str, x: Any, y: Any, style: str = "-") -> dict[str, Any]:
+    return {"label": label, "x": [float(v) for v in x], "y": [float(v) for v in y], "style": style}

@@ -1,0 +1,1 @@
+"""Environments and data generators: dynamical systems (and, as methods arrive, control, grids, NetHack)."""

@@ -1,0 +1,197 @@
+"""Low-dimensional dynamical systems with ground truth from `scipy.integrate.solve_ivp` (DOP853).
+
+Systems used by the Koopman reencoding paper (Fathi et al., ICLR 2024): Duffing, pendulum,
+Lotka-Volterra, Lorenz-63 and the parabolic attractor, whose exact 3-D Koopman embedding
+(x1, x2, x1^2) is exposed so tests can check rollouts against an exact answer. `forced_duffing`
+adds a control input held constant over each step (zero-order hold).
+
+Trajectories are generated (never downloaded) in one batched `solve_ivp` call and cached as `.npz`
+under `$ANTHOLOGY_CACHE` (default `~/.cache/anthology`), keyed by everything that defines them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import pathlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.integrate import solve_ivp
+
+from anthology.core.errors import UnknownNameError
+
+Rhs = Callable[[np.ndarray, np.ndarray | None], np.ndarray]  # (x [N, d], u [N, m] | None) -> dx/dt [N, d]
+Sampler = Callable[[np.random.Generator, int], np.ndarray]  # (rng, n) -> x0 [n, d]
+
+
+@dataclasses.dataclass(frozen=True)
+class DynamicalSystem:
+    """An ODE dx/dt = f(x, u), its time step and how to draw initial conditions."""
+
+    name: str
+    state_dim: int
+    dt: float
+    rhs: Rhs
+    sample_initial: Sampler
+    control_dim: int = 0
+    lyapunov_exponent: float | None = None  # largest one, for valid prediction time on chaotic systems
+    description: str = ""
+
+
+# ---- right-hand sides (vectorised over a batch of states) -------------------------------------------
+
+def _duffing(x: np.ndarray, u: np.ndarray | None) -> np.ndarray:
+    pos, vel = x[:, 0], x[:, 1]
+    force = pos - pos**3 + (u[:, 0] if u is not None else 0.0)
+    return np.stack([vel, force], axis=1)
+
+
+def _pendulum(x: np.ndarray, u: np.ndarray | None) -> np.ndarray:
+    return np.stack([x[:, 1], -np.sin(x[:, 0])], axis=1)
+
+
+LV_ALPHA, LV_BETA, LV_GAMMA, LV_DELTA = 1.0, 1.0, 1.0, 1.0
+
+
+def _lotka_volterra(x: np.ndarray, u: np.ndarray | None) -> np.ndarray:
+    prey, predator = x[:, 0], x[:, 1]
+    return np.stack([LV_ALPHA * prey - LV_BETA * prey * predator,
+                     LV_DELTA * prey * predator - LV_GAMMA * predator], axis=1)
+
+
+LORENZ_SIGMA, LORENZ_RHO, LORENZ_BETA = 10.0, 28.0, 8.0 / 3.0
+
+
+def _lorenz63(x: np.ndarray, u: np.ndarray | None) -> np.ndarray:
+    a, b, c = x[:, 0], x[:, 1], x[:, 2]
+    return np.stack([LORENZ_SIGMA * (b - a), a * (LORENZ_RHO - c) - b, a * b - LORENZ_BETA * c], axis=1)
+
+
+PARABOLIC_MU, PARABOLIC_LAMBDA = -0.1, -1.0
+
+
+def _parabolic(x: np.ndarray, u: np.ndarray | None) -> np.ndarray:
+    return np.stack([PARABOLIC_MU * x[:, 0], PARABOLIC_LAMBDA * (x[:, 1] - x[:, 0] ** 2)], axis=1)
+
+
+def parabolic_koopman_generator(mu: float = PARABOLIC_MU, lam: float = PARABOLIC_LAMBDA) -> np.ndarray:
+    """K_c of the exact embedding y = (x1, x2, x1^2): dy/dt = K_c y (Brunton et al. 2016)."""
+    return np.array([[mu, 0.0, 0.0], [0.0, lam, -lam], [0.0, 0.0, 2.0 * mu]])
+
+
+def parabolic_embedding(x: Any) -> Any:
+    """y = (x1, x2, x1^2) for numpy arrays or torch tensors [..., 2] -> [..., 3]."""
+    stack = np.stack if isinstance(x, np.ndarray) else torch.stack
+    return stack([x[..., 0], x[..., 1], x[..., 0] ** 2], -1)
+
+
+# ---- initial conditions -----------------------------------------------------------------------------
+
+def _uniform(low: list[float], high: list[float]) -> Sampler:
+    def sample(rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.uniform(low, high, size=(n, len(low)))
+    return sample
+
+
+def _pendulum_initial(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Lusch et al. (2018): x1 in [-3.1, 3.1], x2 in [-2, 2], energy below the separatrix (0.99)."""
+    out = np.empty((0, 2))
+    while len(out) < n:
+        cand = rng.uniform([-3.1, -2.0], [3.1, 2.0], size=(2 * n, 2))
+        energy = 0.5 * cand[:, 1] ** 2 - np.cos(cand[:, 0])
+        out = np.concatenate([out, cand[energy < 0.99]])
+    return out[:n]
+
+
+def _lorenz_initial(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Points on the attractor: random starts run for 20 time units before the trajectory begins."""
+    start = rng.uniform([-15.0, -20.0, 5.0], [15.0, 20.0, 40.0], size=(n, 3))
+    return integrate(_lorenz63, start, dt=20.0, steps=1)[:, -1]
+
+
+SYSTEMS: dict[str, DynamicalSystem] = {s.name: s for s in [
+    DynamicalSystem("duffing", 2, 0.01, _duffing, _uniform([-1.5, -1.0], [1.5, 1.0]),
+                    description="unforced Duffing oscillator x'' = x - x^3 (two wells)"),
+    DynamicalSystem("pendulum", 2, 0.01, _pendulum, _pendulum_initial,
+                    description="frictionless pendulum below the separatrix"),
+    DynamicalSystem("lotka_volterra", 2, 0.01, _lotka_volterra, _uniform([0.5, 0.5], [2.0, 2.0]),
+                    description="predator-prey cycles, all rates 1"),
+    DynamicalSystem("lorenz63", 3, 0.01, _lorenz63, _lorenz_initial, lyapunov_exponent=0.9056,
+                    description="Lorenz-63 (10, 28, 8/3), starts on the attractor"),
+    DynamicalSystem("parabolic", 2, 0.01, _parabolic, _uniform([-1.0, -1.0], [1.0, 1.0]),
+                    description="slow-manifold attractor mu=-0.1, lambda=-1, exact 3-D Koopman embedding"),
+    DynamicalSystem("forced_duffing", 2, 0.01, _duffing, _uniform([-1.5, -1.0], [1.5, 1.0]), control_dim=1,
+                    description="Duffing with a force u held constant over each step"),
+]}
+
+
+def make_system(name: str) -> DynamicalSystem:
+    if name not in SYSTEMS:
+        raise UnknownNameError("dynamical system", name, SYSTEMS)
+    return SYSTEMS[name]
+
+
+# ---- integration ------------------------------------------------------------------------------------
+
+def integrate(rhs: Rhs, x0: np.ndarray, dt: float, steps: int, controls: np.ndarray | None = None,
+              rtol: float = 1e-10, atol: float = 1e-12) -> np.ndarray:
+    """States at t = 0, dt, ..., steps*dt for every initial condition: [N, steps+1, d].
+
+    Without controls, one DOP853 call integrates the whole batch. With controls [N, steps, m], each
+    step is integrated with its control held constant (zero-order hold).
+    """
+    n, d = x0.shape
+
+    def flat_rhs(u: np.ndarray | None) -> Callable[[float, np.ndarray], np.ndarray]:
+        return lambda t, y: rhs(y.reshape(n, d), u).reshape(-1)
+
+    if controls is None:
+        times = dt * np.arange(steps + 1)
+        sol = solve_ivp(flat_rhs(None), (0.0, times[-1]), x0.reshape(-1), method="DOP853", t_eval=times,
+                        rtol=rtol, atol=atol)
+        if not sol.success:
+            raise RuntimeError(f"solve_ivp failed: {sol.message}")
+        return sol.y.reshape(n, d, steps + 1).transpose(0, 2, 1).copy()
+    out = np.empty((n, steps + 1, d))
+    out[:, 0] = x0
+    for t in range(steps):
+        sol = solve_ivp(flat_rhs(controls[:, t]), (0.0, dt), out[:, t].reshape(-1), method="DOP853",
+                        rtol=rtol, atol=atol)
+        out[:, t + 1] = sol.y[:, -1].reshape(n, d)
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Trajectories:
+    states: np.ndarray  # [N, steps+1, d]
+    controls: np.ndarray | None  # [N, steps, m] or None
+
+
+def cache_dir() -> pathlib.Path:
+    return pathlib.Path(os.environ.get("ANTHOLOGY_CACHE", pathlib.Path.home() / ".cache" / "anthology"))
+
+
+def generate_trajectories(system: DynamicalSystem, n: int, steps: int, seed: int,
+                          use_cache: bool = True) -> Trajectories:
+    """`n` trajectories of `steps` steps from seeded initial conditions (cached on disk)."""
+    key = json.dumps({"system": system.name, "n": n, "steps": steps, "seed": seed, "dt": system.dt, "v": 1})
+    path = cache_dir() / "dynamical_systems" / f"{system.name}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
+    if use_cache and path.exists():
+        with np.load(path, allow_pickle=False) as data:
+            return Trajectories(data["states"], data["controls"] if "controls" in data else None)
+    rng = np.random.default_rng(seed)
+    x0 = system.sample_initial(rng, n)
+    controls = rng.uniform(-1.0, 1.0, size=(n, steps, system.control_dim)) if system.control_dim else None
+    states = integrate(system.rhs, x0, system.dt, steps, controls)
+    if use_cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.stem + ".tmp.npz")
+        arrays = {"states": states} if controls is None else {"states": states, "controls": controls}
+        np.savez(tmp, **arrays)
+        tmp.replace(path)
+    return Trajectories(states, controls)

@@ -1,0 +1,1 @@
+"""One package per method; methods never import each other (shared code moves down a layer)."""
