@@ -162,13 +162,16 @@ class ReportArgs:
     """Committed results (results/<method>/claim.json and figures.json)."""
     out: str = "report"
     """Where index.html and report.md go."""
+    readme: str = "README.md"
+    """README whose method table (between its markers) is rebuilt from the committed results."""
 
 
 def cmd_report(args: list[str]) -> int:
     from anthology.report import build_report
 
     opts = _parse(ReportArgs, args, "anthology report")
-    index = build_report(pathlib.Path(opts.runs), pathlib.Path(opts.results), pathlib.Path(opts.out))
+    index = build_report(pathlib.Path(opts.runs), pathlib.Path(opts.results), pathlib.Path(opts.out),
+                         pathlib.Path(opts.readme))
     print(f"report: {index}")
     return 0
 

@@ -183,7 +183,7 @@ def generate_trajectories(system: DynamicalSystem, n: int, steps: int, seed: int
     path = cache_dir() / "dynamical_systems" / f"{system.name}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
     if use_cache and path.exists():
         with np.load(path, allow_pickle=False) as data:
-            return Trajectories(data["states"], data["controls"] if "controls" in data else None)
+            return Trajectories(data["states"], data.get("controls", None))
     rng = np.random.default_rng(seed)
     x0 = system.sample_initial(rng, n)
     controls = rng.uniform(-1.0, 1.0, size=(n, steps, system.control_dim)) if system.control_dim else None

@@ -50,7 +50,8 @@ class MultiTracker:
 
 def make_tracker(run_dir: RunDir | None, console: bool = True, tensorboard: bool | None = None) -> Tracker:
     """JSONL into the run directory, a rich progress bar when `console`, and TensorBoard when installed
-    (`tensorboard=None`) or when asked for (`True`, which errors without the `bench` extra)."""
+    (`tensorboard=None`) or when asked for (`True`, which errors without the `bench` extra). With no run
+    directory and no console, nothing is recorded."""
     from anthology.tracking.console import ConsoleTracker
     from anthology.tracking.jsonl import JsonlTracker
 

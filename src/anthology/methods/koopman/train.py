@@ -17,7 +17,7 @@ from anthology.core.errors import AnthologyError
 from anthology.core.run_dir import RunDir
 from anthology.core.seeding import seed_everything
 from anthology.envs.dynamical_systems import Trajectories, generate_trajectories, make_system
-from anthology.tracking import NullTracker, Tracker
+from anthology.tracking import Tracker, make_tracker
 
 from .config import Config
 from .losses import Window, koopman_loss
@@ -90,7 +90,7 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     When `run_dir` holds a checkpoint, training resumes from it and ends with the same result as an
     uninterrupted run of the same config.
     """
-    tracker = tracker or NullTracker()
+    tracker = tracker or make_tracker(run_dir, console=False, tensorboard=False)
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     system = make_system(cfg.system)

@@ -1,0 +1,42 @@
+# make demo: set up .venv, run every method's demo reproduction, then write report/index.html
+# make test: set up .venv with the dev extra, then ruff, import-linter and pytest
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip install --disable-pip-version-check -q
+QUIET := 2>&1 | { grep -v "is ignored: it is neither" || true; }
+
+.PHONY: demo test lint bench report clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.core-installed: pyproject.toml | $(BIN)/python
+	$(PIP) -e . $(QUIET)
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(PIP) -e ".[dev]" $(QUIET)
+	touch $@ $(VENV)/.core-installed
+
+demo: $(VENV)/.core-installed
+	$(BIN)/anthology reproduce all --preset demo
+	$(BIN)/anthology report
+
+report: $(VENV)/.core-installed
+	$(BIN)/anthology report
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest -n 2 -q
+
+bench: $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/koopman_speed.py
+
+clean:
+	rm -rf $(VENV) runs report

@@ -1,0 +1,12 @@
+"""Shared assertions and fakes for the tests of every method."""
+
+from anthology.testing.assertions import (
+    assert_all_parameters_change,
+    assert_deterministic,
+    assert_learns_to_threshold,
+    assert_summaries_equal,
+    snapshot_parameters,
+)
+
+__all__ = ["assert_all_parameters_change", "assert_deterministic", "assert_learns_to_threshold",
+           "assert_summaries_equal", "snapshot_parameters"]

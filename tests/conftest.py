@@ -1,0 +1,22 @@
+"""Test set-up: one thread, CPU, deterministic algorithms, a private dataset cache; `unit` by default."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+torch.set_num_threads(1)
+torch.use_deterministic_algorithms(True)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    os.environ["ANTHOLOGY_CACHE"] = str(tmp_path_factory.mktemp("anthology-cache"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if not any(item.get_closest_marker(m) for m in ("learning", "slow")):
+            item.add_marker(pytest.mark.unit)

@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from anthology.core.errors import UnknownNameError
+from anthology.envs.dynamical_systems import (
+    SYSTEMS,
+    generate_trajectories,
+    integrate,
+    make_system,
+    parabolic_embedding,
+    parabolic_koopman_generator,
+)
+
+
+def _duffing_energy(x):
+    return 0.5 * x[..., 1] ** 2 - 0.5 * x[..., 0] ** 2 + 0.25 * x[..., 0] ** 4
+
+
+def test_duffing_conserves_energy_over_1000_steps():
+    traj = generate_trajectories(make_system("duffing"), 8, 1000, seed=0, use_cache=False).states
+    drift = np.abs(_duffing_energy(traj) - _duffing_energy(traj[:, :1])).max()
+    assert drift < 1e-8  # DOP853 at rtol 1e-10 keeps H = v^2/2 - x^2/2 + x^4/4 to ~1e-10
+
+
+def test_pendulum_conserves_energy_and_stays_below_separatrix():
+    traj = generate_trajectories(make_system("pendulum"), 8, 1000, seed=0, use_cache=False).states
+    energy = 0.5 * traj[..., 1] ** 2 - np.cos(traj[..., 0])
+    assert np.abs(energy - energy[:, :1]).max() < 1e-8 and energy.max() < 0.99
+
+
+def test_lotka_volterra_conserves_its_invariant():
+    traj = generate_trajectories(make_system("lotka_volterra"), 8, 1000, seed=0, use_cache=False).states
+    x, y = traj[..., 0], traj[..., 1]
+    invariant = x - np.log(x) + y - np.log(y)  # all rates 1
+    assert np.abs(invariant - invariant[:, :1]).max() < 1e-8
+
+
+def test_lorenz_starts_on_the_attractor():
+    traj = generate_trajectories(make_system("lorenz63"), 16, 200, seed=0, use_cache=False).states
+    assert np.abs(traj[..., :2]).max() < 30 and traj[..., 2].min() > 0 and traj[..., 2].max() < 55
+
+
+def test_parabolic_embedding_is_an_exact_linear_system():
+    x = np.random.default_rng(0).uniform(-1, 1, size=(10, 2))
+    dx = make_system("parabolic").rhs(x, None)
+    dy = np.stack([dx[:, 0], dx[:, 1], 2 * x[:, 0] * dx[:, 0]], axis=1)  # chain rule on (x1, x2, x1^2)
+    assert np.allclose(dy, parabolic_embedding(x) @ parabolic_koopman_generator().T)
+
+
+def test_controls_are_held_over_each_step():
+    system = make_system("forced_duffing")
+    data = generate_trajectories(system, 4, 20, seed=0, use_cache=False)
+    assert data.states.shape == (4, 21, 2) and data.controls.shape == (4, 20, 1)
+    again = integrate(system.rhs, data.states[:, 0], system.dt, 20, data.controls)
+    assert np.allclose(again, data.states)
+
+
+def test_datasets_are_seeded_and_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANTHOLOGY_CACHE", str(tmp_path))
+    a = generate_trajectories(make_system("duffing"), 5, 10, seed=1)
+    assert list(tmp_path.glob("dynamical_systems/duffing-*.npz"))
+    b = generate_trajectories(make_system("duffing"), 5, 10, seed=1)
+    c = generate_trajectories(make_system("duffing"), 5, 10, seed=2, use_cache=False)
+    assert np.array_equal(a.states, b.states) and not np.array_equal(a.states, c.states)
+
+
+def test_unknown_system_is_a_user_error():
+    with pytest.raises(UnknownNameError, match="Did you mean 'duffing'"):
+        make_system("dufing")
+    assert {"duffing", "pendulum", "lotka_volterra", "lorenz63", "parabolic"} <= set(SYSTEMS)
