@@ -70,8 +70,10 @@ def cmd_list(args: list[str]) -> int:
     from rich.table import Table
 
     table = Table(title="anthology methods")
-    for col in ("method", "title", "presets", "reproduces"):
-        table.add_column(col, overflow="fold")
+    table.add_column("method", no_wrap=True)
+    table.add_column("title")
+    table.add_column("presets", no_wrap=True)
+    table.add_column("reproduces", overflow="fold")
     for name in method_names():
         spec = get_method(name)
         table.add_row(name, spec.title, ", ".join(spec.presets), spec.reproduces)
@@ -120,11 +122,14 @@ class ReproduceArgs:
     """Continue the newest unfinished reproduction of this method and preset."""
     out: str | None = None
     """Also write claim.json/figures.json here (default: results/<method>/ for the quick preset)."""
+    backend: str = "process"
+    """process (worker processes on this machine) or ray (extra `ray`; joins RAY_ADDRESS when set)."""
     runs: str = "runs"
     quiet: bool = False
 
 
 def cmd_reproduce(args: list[str]) -> int:
+    from anthology.core.run_dir import RunDir
     from anthology.report import render_method
     from anthology.tracking import make_tracker
 
@@ -137,20 +142,30 @@ def cmd_reproduce(args: list[str]) -> int:
     opts = _parse(ReproduceArgs, args, f"anthology reproduce {target}")
     if opts.preset not in PRESET_NAMES:
         raise UnknownNameError("preset", opts.preset, PRESET_NAMES)
+    failed = []
     for name in names:
-        spec = get_method(name)
-        if opts.preset not in spec.reproduce_presets:
-            raise UnknownNameError(f"reproduce preset of '{name}'", opts.preset, spec.reproduce_presets)
-        out = opts.out or (str(pathlib.Path(RESULTS_DIR) / name) if opts.preset == "quick" else None)
-        claim = spec.reproduce(opts.preset, out=out, root=opts.runs, workers=opts.workers, resume=opts.resume,
-                               tracker=make_tracker(None, console=not opts.quiet))
-        from anthology.core.run_dir import RunDir
-
+        try:
+            spec = get_method(name)
+            if opts.preset not in spec.reproduce_presets:
+                raise UnknownNameError(f"reproduce preset of '{name}'", opts.preset, spec.reproduce_presets)
+            out = opts.out or (str(pathlib.Path(RESULTS_DIR) / name) if opts.preset == "quick" else None)
+            claim = spec.reproduce(opts.preset, out=out, root=opts.runs, workers=opts.workers,
+                                   resume=opts.resume, tracker=make_tracker(None, console=not opts.quiet),
+                                   backend=opts.backend)
+        except AnthologyError as err:
+            if len(names) == 1:
+                raise
+            print(f"anthology: error: {name}: {err}", file=sys.stderr)  # `all` goes on with the others
+            failed.append(name)
+            continue
         latest = RunDir.latest(name, opts.preset, opts.runs, prefix="reproduce")
         for folder in {p for p in (out, latest.path if latest else None) if p}:
             render_method(pathlib.Path(folder))
         print(f"{name}: holds={claim.holds}. {claim.evidence}")
         print(f"  written to {latest.path if latest else ''}" + (f" and {out}" if out else ""))
+    if failed:
+        print(f"anthology: error: not reproduced: {', '.join(failed)} (see the lines above)", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -164,6 +179,8 @@ class ReportArgs:
     """Where index.html and report.md go."""
     readme: str = "README.md"
     """README whose method table (between its markers) is rebuilt from the committed results."""
+    docs: bool = True
+    """Refresh the README's method table and each method README's results table from --results."""
 
 
 def cmd_report(args: list[str]) -> int:
@@ -171,7 +188,7 @@ def cmd_report(args: list[str]) -> int:
 
     opts = _parse(ReportArgs, args, "anthology report")
     index = build_report(pathlib.Path(opts.runs), pathlib.Path(opts.results), pathlib.Path(opts.out),
-                         pathlib.Path(opts.readme))
+                         pathlib.Path(opts.readme) if opts.docs else None)
     print(f"report: {index}")
     return 0
 

@@ -1,11 +1,14 @@
-"""Run independent jobs (seeds x settings) in worker processes, one torch thread each."""
+"""Run independent jobs (seeds x settings) in worker processes, one torch thread each, or on Ray."""
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing as mp
+import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
+
+from anthology.core.errors import UnknownNameError, require
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -17,13 +20,37 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
+def _run_ray(fn: Callable[[J], R], jobs: Sequence[J], workers: int,
+             on_result: Callable[[int, R], Any] | None) -> list[R]:
+    """Jobs as Ray tasks (extra `ray`): joins the cluster in RAY_ADDRESS, else starts a local one."""
+    ray = require("ray", "ray")
+    if not ray.is_initialized():
+        ray.init(num_cpus=None if os.environ.get("RAY_ADDRESS") else workers, log_to_driver=False)
+    remote = ray.remote(num_cpus=1)(fn)
+    refs = {remote.remote(job): i for i, job in enumerate(jobs)}
+    results: list[Any] = [None] * len(jobs)
+    pending = list(refs)
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        i = refs[ready[0]]
+        results[i] = ray.get(ready[0])
+        if on_result:
+            on_result(i, results[i])
+    return results
+
+
 def run_jobs(fn: Callable[[J], R], jobs: Sequence[J], workers: int = 1,
-             on_result: Callable[[int, R], Any] | None = None) -> list[R]:
-    """Apply `fn` to every job, in `workers` spawned processes (in-process when workers <= 1).
+             on_result: Callable[[int, R], Any] | None = None, backend: str = "process") -> list[R]:
+    """Apply `fn` to every job, in `workers` spawned processes (in-process when workers <= 1), or as
+    Ray tasks with `backend="ray"`.
 
     Results come back in job order; `on_result(index, result)` is called as each one finishes.
     `fn` must be a module-level function and jobs must be picklable.
     """
+    if backend == "ray":
+        return _run_ray(fn, jobs, workers, on_result)
+    if backend != "process":
+        raise UnknownNameError("parallel backend", backend, ("process", "ray"))
     results: list[Any] = [None] * len(jobs)
     if workers <= 1 or len(jobs) <= 1:
         for i, job in enumerate(jobs):

@@ -129,7 +129,8 @@ def make_figures(rcfg: ReproduceConfig, results: list[dict[str, Any]], rows: lis
 
 
 def reproduce(preset: str = "quick", out: str | pathlib.Path | None = None, root: str | pathlib.Path = "runs",
-              workers: int | None = None, resume: bool = False, tracker: Tracker | None = None) -> Claim:
+              workers: int | None = None, resume: bool = False, tracker: Tracker | None = None,
+              backend: str = "process") -> Claim:
     """Run the claim's experiment for a preset; returns the claim (also written to the folders)."""
     rcfg = REPRODUCE_PRESETS[preset]
     reproduction = open_reproduction("koopman", preset, rcfg, root, resume)
@@ -143,7 +144,7 @@ def reproduce(preset: str = "quick", out: str | pathlib.Path | None = None, root
         s = result["summary"]
         tracker.log(len(done), {"job": f"{s['system']}/{s['model']}/s{s['seed']}"})
 
-    results = run_jobs(run_job, jobs, rcfg.workers if workers is None else workers, on_result)
+    results = run_jobs(run_job, jobs, rcfg.workers if workers is None else workers, on_result, backend)
     tracker.close()
     rows = build_table(rcfg, results)
     holds, evidence = judge(rcfg, rows)
