@@ -21,7 +21,7 @@ from anthology.methods.koopman import PRESETS
 from anthology.methods.koopman.losses import koopman_loss
 from anthology.methods.koopman.networks import make_model
 from anthology.methods.koopman.reencoding import rollout
-from anthology.methods.koopman.train import sample_windows
+from anthology.methods.koopman.train import as_tensors, sample_windows
 
 OUT = pathlib.Path(__file__).parents[1] / "results" / "koopman"
 
@@ -30,6 +30,7 @@ def time_training(kind: str, repeats: int = 60, warmup: int = 10) -> float:
     cfg = override(PRESETS["quick"], **{"model.kind": kind})
     system = make_system(cfg.system)
     data = generate_trajectories(system, cfg.data.n_train, cfg.data.train_steps, seed=0)
+    states, controls = as_tensors(data, torch.device("cpu"))
     torch.manual_seed(0)
     model = make_model(cfg.model, system.state_dim, system.dt)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -37,7 +38,7 @@ def time_training(kind: str, repeats: int = 60, warmup: int = 10) -> float:
     for i in range(warmup + repeats):
         if i == warmup:
             start = time.perf_counter()
-        window = sample_windows(data, cfg.loss.window, cfg.batch_size, gen, torch.device("cpu"))
+        window = sample_windows(states, controls, cfg.loss.window, cfg.batch_size, gen)
         loss, _ = koopman_loss(model, window)
         opt.zero_grad()
         loss.backward()

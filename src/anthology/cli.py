@@ -99,11 +99,15 @@ def cmd_train(args: list[str]) -> int:
             raise AnthologyError(f"no run to resume at '{resume}'; give a run folder or 'last'")
         from anthology.core.config import config_from_dict
 
+        if run.read_summary() is not None:
+            print(f"run {run.path} has already finished; nothing to resume")
+            return 0
         cfg = config_from_dict(spec.config_cls, run.read_config()["config"])
     else:
         cfg = _parse(spec.config_cls, args, f"anthology train {spec.name} --preset {preset}",
                      default=spec.presets[preset])
         run = RunDir.create(spec.name, preset, cfg.seed, root)
+        run.write_config(cfg, spec.name, preset)
     result = spec.train(cfg, tracker=make_tracker(run, console=not quiet), run_dir=run)
     print(f"run: {run.path}")
     for key, value in result.summary.items():
@@ -129,7 +133,7 @@ class ReproduceArgs:
 
 
 def cmd_reproduce(args: list[str]) -> int:
-    from anthology.core.run_dir import RunDir
+    from anthology.core.run_dir import REPRODUCTION_PREFIX, RunDir
     from anthology.report import render_method
     from anthology.tracking import make_tracker
 
@@ -158,7 +162,7 @@ def cmd_reproduce(args: list[str]) -> int:
             print(f"anthology: error: {name}: {err}", file=sys.stderr)  # `all` goes on with the others
             failed.append(name)
             continue
-        latest = RunDir.latest(name, opts.preset, opts.runs, prefix="reproduce")
+        latest = RunDir.latest(name, opts.preset, opts.runs, prefix=REPRODUCTION_PREFIX)
         for folder in {p for p in (out, latest.path if latest else None) if p}:
             render_method(pathlib.Path(folder))
         print(f"{name}: holds={claim.holds}. {claim.evidence}")

@@ -29,7 +29,7 @@ from anthology.methods.koopman.networks import (
     make_model,
 )
 from anthology.methods.koopman.reencoding import mse_at, rollout
-from anthology.methods.koopman.train import sample_windows
+from anthology.methods.koopman.train import as_tensors, sample_windows
 from anthology.testing import (
     assert_all_parameters_change,
     assert_deterministic,
@@ -75,7 +75,7 @@ def test_every_parameter_changes_and_gradients_are_finite(kind, system):
     data = generate_trajectories(sys_info, 16, 12, seed=0)
     model = make_model(ModelConfig(kind=kind, latent_dim=4, hidden=(8,)), 2, sys_info.dt, sys_info.control_dim)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    window = sample_windows(data, 10, 8, torch.Generator().manual_seed(0), torch.device("cpu"))
+    window = sample_windows(*as_tensors(data, torch.device("cpu")), 10, 8, torch.Generator().manual_seed(0))
 
     def update():
         loss, _ = koopman_loss(model, window)

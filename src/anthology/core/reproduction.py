@@ -15,7 +15,7 @@ import pathlib
 from typing import Any
 
 from anthology.core.claims import Claim, write_claim
-from anthology.core.run_dir import RunDir, write_json
+from anthology.core.run_dir import REPRODUCTION_PREFIX, RunDir, write_json
 
 CLAIM_FILE, FIGURES_FILE = "claim.json", "figures.json"
 
@@ -24,10 +24,10 @@ def open_reproduction(method: str, preset: str, cfg: Any, root: str | pathlib.Pa
                       resume: bool = False) -> RunDir:
     """A new reproduction folder, or with `resume` the newest unfinished one of this method and preset."""
     if resume:
-        last = RunDir.latest(method, preset, root, prefix="reproduce")
+        last = RunDir.latest(method, preset, root, prefix=REPRODUCTION_PREFIX)
         if last is not None and not (last.path / CLAIM_FILE).exists():
             return last
-    run = RunDir.create(method, preset, 0, root, tag="reproduce")
+    run = RunDir.create(method, preset, 0, root, tag=REPRODUCTION_PREFIX)
     run.write_config(cfg, method, preset)
     return run
 

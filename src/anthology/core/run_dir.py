@@ -22,6 +22,7 @@ from typing import Any
 from anthology.core.config import config_to_dict
 
 CHECKPOINT = "checkpoint"
+REPRODUCTION_PREFIX = "reproduce"
 _PACKAGES = ("anthology-ml", "torch", "numpy", "scipy", "tyro", "safetensors")
 
 
@@ -85,11 +86,13 @@ class RunDir:
     @classmethod
     def latest(cls, method: str, preset: str, root: str | os.PathLike = "runs",
                prefix: str | None = None) -> RunDir | None:
-        """The newest run folder of a method and preset (optionally whose name starts with `prefix`)."""
+        """The newest run folder of a method and preset whose name starts with `prefix` (default: the
+        newest training run, reproductions excluded)."""
         base = pathlib.Path(root) / method / preset
         if not base.is_dir():
             return None
-        found = sorted(p for p in base.iterdir() if p.is_dir() and (prefix is None or p.name.startswith(prefix)))
+        found = [p for p in base.iterdir() if p.is_dir() and (
+            p.name.startswith(prefix) if prefix is not None else not p.name.startswith(REPRODUCTION_PREFIX))]
         found.sort(key=lambda p: p.name.split("-", 1)[-1])
         return cls(found[-1]) if found else None
 

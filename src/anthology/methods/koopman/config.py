@@ -17,6 +17,7 @@ class ModelConfig:
     hidden: tuple[int, ...] = (64, 64)
     """Widths of the encoder's and decoder's hidden layers (and of the MLP dynamics)."""
     activation: str = "silu"
+    """Hidden activation: silu, relu, tanh, elu or gelu."""
     discretization: Literal["bilinear", "exact"] = "bilinear"
     """How K_c becomes the one-step map K: bilinear (Tustin, the paper) or the matrix exponential."""
 
@@ -62,17 +63,23 @@ class Config:
     system: SystemName = "duffing"
     """Which dynamical system to learn."""
     seed: int = 0
+    """Seed of the model's initialisation and of the batches."""
     device: str = "cpu"
     """cpu, cuda, cuda:N or auto."""
     steps: int = 2000
     """Gradient steps."""
     batch_size: int = 64
+    """Windows per gradient step."""
     lr: float = 1e-3
+    """Adam's initial learning rate."""
     lr_final_fraction: float = 0.1
     """Cosine decay of the learning rate down to lr * this fraction."""
     grad_clip: float = 1.0
+    """Global gradient-norm clipping."""
     log_every: int = 50
+    """Steps between metric records (metrics.jsonl, progress bar, TensorBoard)."""
     checkpoint_every: int = 500
+    """Steps between checkpoints of a run with a run directory (what --resume continues from)."""
     model: ModelConfig = ModelConfig()
     data: DataConfig = DataConfig()
     loss: LossConfig = LossConfig()

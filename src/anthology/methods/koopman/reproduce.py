@@ -55,7 +55,9 @@ def make_jobs(rcfg: ReproduceConfig, reproduction: RunDir) -> list[Job]:
         for kind in rcfg.models:
             for seed in rcfg.seeds:
                 cfg = override(rcfg.train, system=system, seed=seed, **{"model.kind": kind})
-                jobs.append(Job(cfg, str(job_dir(reproduction, f"{system}-{kind}-s{seed}").path)))
+                run = job_dir(reproduction, f"{system}-{kind}-s{seed}")
+                run.write_config(cfg, "koopman", reproduction.path.parent.name)
+                jobs.append(Job(cfg, str(run.path)))
     return jobs
 
 

@@ -53,18 +53,20 @@ def load_evaluation(run_dir: RunDir) -> tuple[dict[str, np.ndarray], dict[str, n
     return curves, portraits
 
 
-def sample_windows(data: Trajectories, window: int, batch_size: int, generator: torch.Generator,
-                   device: torch.device) -> Window:
-    """Random windows of `window` steps from random training trajectories."""
-    states = torch.as_tensor(data.states, dtype=torch.float32)
+def sample_windows(states: torch.Tensor, controls: torch.Tensor | None, window: int, batch_size: int,
+                   generator: torch.Generator) -> Window:
+    """Random windows of `window` steps from random trajectories (states [N, L+1, d], controls [N, L, m])."""
     n, length = states.shape[0], states.shape[1] - 1
     traj = torch.randint(n, (batch_size,), generator=generator)
     start = torch.randint(length - window + 1, (batch_size,), generator=generator)
     pos = start[:, None] + torch.arange(window + 1)  # [B, T+1]
-    controls = None
-    if data.controls is not None:
-        controls = torch.as_tensor(data.controls, dtype=torch.float32)[traj[:, None], pos[:, :-1]].to(device)
-    return Window(states[traj[:, None], pos].to(device), controls)
+    return Window(states[traj[:, None], pos], None if controls is None else controls[traj[:, None], pos[:, :-1]])
+
+
+def as_tensors(data: Trajectories, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    states = torch.as_tensor(data.states, dtype=torch.float32, device=device)
+    controls = None if data.controls is None else torch.as_tensor(data.controls, dtype=torch.float32, device=device)
+    return states, controls
 
 
 def learning_rate(cfg: Config, step: int) -> float:
@@ -101,16 +103,17 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     test_data = generate_trajectories(system, cfg.data.n_test, cfg.data.test_steps,
                                       seed=cfg.data.seed + TEST_SEED_OFFSET)
 
-    model = make_model(cfg.model, system.state_dim, system.dt, system.control_dim)
-    model.normalizer.fit(torch.as_tensor(train_data.states, dtype=torch.float32))
-    model.to(device)
+    train_states, train_controls = as_tensors(train_data, device)
+    test_states, test_controls = as_tensors(test_data, device)
+    model = make_model(cfg.model, system.state_dim, system.dt, system.control_dim).to(device)
+    model.normalizer.fit(train_states)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     generator = torch.Generator().manual_seed(cfg.seed)
     stateful = {"model": model, "optimizer": optimizer}
 
     start = 0
     if run_dir is not None:
-        run_dir.write_config(cfg, "koopman", run_dir.path.parent.name)
+        run_dir.write_config(cfg, "koopman", "custom")  # no-op when the CLI or a reproduction wrote it
         if run_dir.has_checkpoint():
             start, _ = load_training_state(run_dir.checkpoint_path, stateful, generator)
     tracker.start(cfg.steps, start, f"koopman/{cfg.system}/{cfg.model.kind}")
@@ -118,7 +121,7 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     for step in range(start, cfg.steps):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, step)
-        window = sample_windows(train_data, cfg.loss.window, cfg.batch_size, generator, device)
+        window = sample_windows(train_states, train_controls, cfg.loss.window, cfg.batch_size, generator)
         loss, info = koopman_loss(model, window, cfg.loss.align, cfg.loss.reconstruction, cfg.loss.prediction)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -135,14 +138,11 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
             save_training_state(run_dir.checkpoint_path, done, stateful, generator)
 
     model.eval()
-    test_states = torch.as_tensor(test_data.states, dtype=torch.float32, device=device)
-    test_controls = (torch.as_tensor(test_data.controls, dtype=torch.float32, device=device)
-                     if test_data.controls is not None else None)
     metrics, curves, portraits = evaluate(model, test_states, cfg.eval.reencode_periods, cfg.eval.horizons,
                                           cfg.eval.vpt_threshold, system.dt, system.lyapunov_exponent,
                                           test_controls)
     with torch.no_grad():
-        final_window = sample_windows(train_data, cfg.loss.window, cfg.batch_size, generator, device)
+        final_window = sample_windows(train_states, train_controls, cfg.loss.window, cfg.batch_size, generator)
         final_loss, final_info = koopman_loss(model, final_window, cfg.loss.align, cfg.loss.reconstruction,
                                               cfg.loss.prediction)
     summary = {"method": "koopman", "system": cfg.system, "model": cfg.model.kind, "seed": cfg.seed,
