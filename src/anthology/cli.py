@@ -126,6 +126,8 @@ class ReproduceArgs:
     """Continue the newest unfinished reproduction of this method and preset."""
     out: str | None = None
     """Also write claim.json/figures.json here (default: results/<method>/ for the quick preset)."""
+    device: str | None = None
+    """Device for every job (cpu, cuda, auto); default: the preset's (cpu)."""
     backend: str = "process"
     """process (worker processes on this machine) or ray (extra `ray`; joins RAY_ADDRESS when set)."""
     runs: str = "runs"
@@ -155,7 +157,7 @@ def cmd_reproduce(args: list[str]) -> int:
             out = opts.out or (str(pathlib.Path(RESULTS_DIR) / name) if opts.preset == "quick" else None)
             claim = spec.reproduce(opts.preset, out=out, root=opts.runs, workers=opts.workers,
                                    resume=opts.resume, tracker=make_tracker(None, console=not opts.quiet),
-                                   backend=opts.backend)
+                                   backend=opts.backend, device=opts.device)
         except AnthologyError as err:
             if len(names) == 1:
                 raise

@@ -15,7 +15,7 @@ from rich.progress import (
 )
 
 
-def format_metrics(metrics: Mapping[str, float], limit: int = 4) -> str:
+def format_metrics(metrics: Mapping[str, float], limit: int = 2) -> str:
     parts = []
     for key, value in list(metrics.items())[:limit]:
         parts.append(f"{key.split('/')[-1]}={value:.3g}" if isinstance(value, float) else f"{key}={value}")
@@ -30,8 +30,8 @@ class ConsoleTracker:
 
     def start(self, total_steps: int, initial_step: int = 0, description: str = "") -> None:
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+            TextColumn("[bold]{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
+            TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
             console=self.console, transient=False,
         )
         self.progress.start()

@@ -132,9 +132,11 @@ def make_figures(rcfg: ReproduceConfig, results: list[dict[str, Any]], rows: lis
 
 def reproduce(preset: str = "quick", out: str | pathlib.Path | None = None, root: str | pathlib.Path = "runs",
               workers: int | None = None, resume: bool = False, tracker: Tracker | None = None,
-              backend: str = "process") -> Claim:
+              backend: str = "process", device: str | None = None) -> Claim:
     """Run the claim's experiment for a preset; returns the claim (also written to the folders)."""
     rcfg = REPRODUCE_PRESETS[preset]
+    if device is not None:
+        rcfg = override(rcfg, **{"train.device": device})
     reproduction = open_reproduction("koopman", preset, rcfg, root, resume)
     jobs = make_jobs(rcfg, reproduction)
     tracker = tracker or NullTracker()

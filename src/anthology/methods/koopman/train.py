@@ -116,7 +116,7 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
         run_dir.write_config(cfg, "koopman", "custom")  # no-op when the CLI or a reproduction wrote it
         if run_dir.has_checkpoint():
             start, _ = load_training_state(run_dir.checkpoint_path, stateful, generator)
-    tracker.start(cfg.steps, start, f"koopman/{cfg.system}/{cfg.model.kind}")
+    tracker.start(cfg.steps, start, f"{cfg.system} {cfg.model.kind}")
     began, last_log = time.perf_counter(), start
     for step in range(start, cfg.steps):
         for group in optimizer.param_groups:
