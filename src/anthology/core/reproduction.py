@@ -6,7 +6,7 @@ from its checkpoint), and the outputs `claim.json` and `figures.json`. With `out
 `results/<method>/` for the `quick` preset) the outputs are also written there.
 
 `figures.json` is a list of figure specs the report layer renders to PNG, each
-`{"name", "title", "xlabel", "ylabel", "logy", "series": [{"label", "x", "y", "style"}]}`.
+`{"name", "title", "xlabel", "ylabel", "logy", "xlim", "ylim", "series": [{"label", "x", "y", "style"}]}`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ CLAIM_FILE, FIGURES_FILE = "claim.json", "figures.json"
 
 def open_reproduction(method: str, preset: str, cfg: Any, root: str | pathlib.Path = "runs",
                       resume: bool = False) -> RunDir:
-    """A new reproduction folder, or with `resume` the newest unfinished one of this method and preset."""
+    """A new reproduction folder, or with `resume` the newest one of this method and preset: its finished
+    jobs are reused, killed ones resume from their checkpoints, and the outputs are written anew (so a
+    finished reproduction is re-aggregated in seconds after a change to its table or figures)."""
     if resume:
         last = RunDir.latest(method, preset, root, prefix=REPRODUCTION_PREFIX)
-        if last is not None and not (last.path / CLAIM_FILE).exists():
+        if last is not None:
             return last
     run = RunDir.create(method, preset, 0, root, tag=REPRODUCTION_PREFIX)
     run.write_config(cfg, method, preset)
@@ -50,8 +52,10 @@ def save_reproduction(reproduction: RunDir, claim: Claim, figures: list[dict[str
 
 
 def line_figure(name: str, title: str, xlabel: str, ylabel: str, series: list[dict[str, Any]],
-                logy: bool = False) -> dict[str, Any]:
-    return {"name": name, "title": title, "xlabel": xlabel, "ylabel": ylabel, "logy": logy, "series": series}
+                logy: bool = False, xlim: tuple[float, float] | None = None,
+                ylim: tuple[float, float] | None = None) -> dict[str, Any]:
+    return {"name": name, "title": title, "xlabel": xlabel, "ylabel": ylabel, "logy": logy, "series": series,
+            "xlim": xlim, "ylim": ylim}
 
 
 def series(label: str, x: Any, y: Any, style: str = "-") -> dict[str, Any]:

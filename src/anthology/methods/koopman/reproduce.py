@@ -121,12 +121,18 @@ def make_figures(rcfg: ReproduceConfig, results: list[dict[str, Any]], rows: lis
                      key=lambda k: table[(system, f"koopman k={k}", metric)])
         first = min(koop, key=lambda r: r["summary"]["seed"])["portraits"]
         dims = (0, 2) if sys_info.state_dim == 3 else (0, 1)
-        portrait = [series("ground truth", first["truth"][:, dims[0]], first["truth"][:, dims[1]], "k-")]
+        truth = first["truth"][:, dims]
+        portrait = [series("ground truth", truth[:, 0], truth[:, 1], "k-")]
         for k in (0, 1, best_k):
-            traj = np.clip(first[period_name(k)], -1e3, 1e3)
-            portrait.append(series(f"k={period_name(k)}", traj[:, dims[0]], traj[:, dims[1]]))
-        figures.append(line_figure(f"phase_{system}", f"{system}: phase portrait, first test start (seed "
-                                   f"{min(rcfg.seeds)})", f"x{dims[0] + 1}", f"x{dims[1] + 1}", portrait))
+            traj = np.clip(first[period_name(k)][:, dims], -1e3, 1e3)
+            portrait.append(series(f"k={period_name(k)}", traj[:, 0], traj[:, 1]))
+        low, high = truth.min(0), truth.max(0)
+        margin = 0.25 * (high - low) + 1e-6  # the frame is the truth's; a diverging rollout leaves it
+        figures.append(line_figure(
+            f"phase_{system}", f"{system}: phase portrait, first test start (seed {min(rcfg.seeds)})",
+            f"x{dims[0] + 1}", f"x{dims[1] + 1}", portrait,
+            xlim=(float(low[0] - margin[0]), float(high[0] + margin[0])),
+            ylim=(float(low[1] - margin[1]), float(high[1] + margin[1]))))
     return figures
 
 
