@@ -173,14 +173,20 @@ def test_mse_at_horizon_averages_steps_one_to_h():
 # ---- 5. learns tiny -----------------------------------------------------------------------------------
 
 @pytest.mark.learning
-def test_learns_the_parabolic_attractor_and_reencoding_helps():
+def test_learns_the_parabolic_attractor_and_one_step_reencoding_hurts():
     results = [train(override(TINY, system="parabolic", steps=600, seed=seed)).summary for seed in (0, 1)]
-    # 5 seeds at 600 steps: final loss 1.6e-3..3.2e-3, MSE@200 at k=5 0.050..0.113 (none 0.15..0.87).
-    assert_learns_to_threshold([s["final/loss"] for s in results], 6e-3, name="final/loss")
-    assert_learns_to_threshold([s["eval/k=5/mse@200"] for s in results], 0.2, name="MSE@200 at k=5")
-    # The paper's claim in miniature: k=5 beat both never and every-step re-encoding on 5 of 5 seeds.
-    for s in results:
-        assert s["eval/k=5/mse@200"] < min(s["eval/k=none/mse@200"], s["eval/k=1/mse@200"])
+    # 5 seeds at 600 steps: final loss 1.3e-3..2.1e-3, MSE@200 at k=5 0.044..0.092, at k=1 0.19..1.6.
+    assert_learns_to_threshold([s["final/loss"] for s in results], 4e-3, name="final/loss")
+    assert_learns_to_threshold([s["eval/k=5/mse@200"] for s in results], 0.15, name="MSE@200 at k=5")
+    for s in results:  # re-encoding at every step compounds encode/decode errors: worse than k=5 on 5 of 5 seeds
+        assert s["eval/k=5/mse@200"] < s["eval/k=1/mse@200"]
+
+
+@pytest.mark.slow
+def test_intermediate_reencoding_beats_both_extremes_on_duffing_at_quick_scale():
+    # The claim on one system and seed (about 40 s); the full table is `anthology reproduce koopman --preset quick`.
+    s = train(override(PRESETS["quick"], system="duffing", seed=0)).summary
+    assert s["eval/k=50/mse@1000"] < min(s["eval/k=none/mse@1000"], s["eval/k=1/mse@1000"])
 
 
 # ---- 6. resume, save/load, bad input ------------------------------------------------------------------

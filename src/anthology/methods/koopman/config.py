@@ -18,6 +18,8 @@ class ModelConfig:
     """Widths of the encoder's and decoder's hidden layers (and of the MLP dynamics)."""
     activation: str = "silu"
     """Hidden activation: silu, relu, tanh, elu or gelu."""
+    generator_init: Literal["gaussian", "skew"] = "skew"
+    """K_c at initialisation: i.i.d. Gaussian (half the modes start unstable) or its skew-symmetric part."""
     discretization: Literal["bilinear", "exact"] = "bilinear"
     """How K_c becomes the one-step map K: bilinear (Tustin, the paper) or the matrix exponential."""
 

@@ -46,6 +46,18 @@ def exact_discretization(generator: torch.Tensor, dt: float,
     return expo[:n, :n], expo[:n, n:]
 
 
+def init_generator(latent_dim: int, kind: str) -> torch.Tensor:
+    """K_c at initialisation. 'gaussian': i.i.d. N(0, 1/n) entries (eigenvalues fill the unit disc, so about
+    half the modes start unstable); 'skew': the skew-symmetric part of that, whose eigenvalues lie on the
+    imaginary axis (undamped oscillators, neutrally stable under the Tustin map)."""
+    a = torch.randn(latent_dim, latent_dim) / math.sqrt(latent_dim)
+    if kind == "gaussian":
+        return a
+    if kind == "skew":
+        return (a - a.T) / math.sqrt(2.0)
+    raise ValueError(f"unknown generator init '{kind}'; choose gaussian or skew")
+
+
 DISCRETIZATIONS = {"bilinear": bilinear_discretization, "exact": exact_discretization}
 
 
@@ -86,7 +98,7 @@ class KoopmanAutoencoder(LatentModel):
         self.dt = dt
         self.discretize = DISCRETIZATIONS[discretization]
         if generator_init is None:
-            generator_init = torch.randn(latent_dim, latent_dim) / math.sqrt(latent_dim)
+            generator_init = init_generator(latent_dim, "gaussian")
         self.generator = nn.Parameter(generator_init.clone())
         self.control_matrix = (nn.Parameter(torch.randn(latent_dim, control_dim) / math.sqrt(latent_dim))
                                if control_dim else None)
@@ -94,6 +106,12 @@ class KoopmanAutoencoder(LatentModel):
     def transition(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The one-step maps (K, L)."""
         return self.discretize(self.generator, self.dt, self.control_matrix)
+
+    @torch.no_grad()
+    def spectral_radius(self) -> float:
+        """max |eigenvalue| of K: above 1, a pure latent rollout grows without bound."""
+        transition, _ = self.discretize(self.generator.double(), self.dt)
+        return float(torch.linalg.eigvals(transition).abs().max())
 
     def step(self, z: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
         transition, control = self.transition()
@@ -130,7 +148,8 @@ def make_model(cfg: ModelConfig, state_dim: int, dt: float, control_dim: int = 0
     encoder = make_mlp(state_dim, cfg.hidden, cfg.latent_dim, cfg.activation)
     decoder = make_mlp(cfg.latent_dim, cfg.hidden, state_dim, cfg.activation)
     if cfg.kind == "koopman":
-        return KoopmanAutoencoder(encoder, decoder, state_dim, cfg.latent_dim, dt, control_dim, cfg.discretization)
+        return KoopmanAutoencoder(encoder, decoder, state_dim, cfg.latent_dim, dt, control_dim, cfg.discretization,
+                                  init_generator(cfg.latent_dim, cfg.generator_init))
     return MlpLatentDynamics(encoder, decoder, state_dim, cfg.latent_dim, cfg.hidden, cfg.activation, control_dim)
 
 

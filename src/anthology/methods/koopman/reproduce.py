@@ -73,6 +73,8 @@ def build_table(rcfg: ReproduceConfig, results: list[dict[str, Any]]) -> list[Cl
                 for metric in metrics:
                     rows.append(summarize(system, f"{kind} k={name}", metric,
                                           [s[f"eval/k={name}/{metric}"] for s in runs]))
+            if kind == "koopman":
+                rows.append(summarize(system, kind, "spectral_radius_K", [s["eval/spectral_radius"] for s in runs]))
     return rows
 
 

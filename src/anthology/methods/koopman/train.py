@@ -21,7 +21,7 @@ from anthology.tracking import Tracker, make_tracker
 
 from .config import Config
 from .losses import Window, koopman_loss
-from .networks import LatentModel, make_model
+from .networks import KoopmanAutoencoder, LatentModel, make_model
 from .reencoding import evaluate
 
 TEST_SEED_OFFSET = 1_000_003  # test initial conditions come from a different stream than training ones
@@ -148,6 +148,8 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     summary = {"method": "koopman", "system": cfg.system, "model": cfg.model.kind, "seed": cfg.seed,
                "steps": cfg.steps, "final/loss": final_loss.item(),
                **{k.replace("train/", "final/"): v.item() for k, v in final_info.items()}, **metrics}
+    if isinstance(model, KoopmanAutoencoder):
+        summary["eval/spectral_radius"] = model.spectral_radius()
     tracker.log(cfg.steps, metrics)
     tracker.close()
     if run_dir is not None:
