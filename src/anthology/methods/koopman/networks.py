@@ -79,11 +79,16 @@ class LatentModel(nn.Module):
     def step(self, z: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
 
+    def stepper(self) -> Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]:
+        """The one-step latent map for a whole rollout (lets a model prepare it once, not per step)."""
+        return self.step
+
     def rollout_latent(self, z0: torch.Tensor, steps: int, controls: torch.Tensor | None = None) -> torch.Tensor:
         """z_hat_{t+1..t+steps} from z_t without re-encoding: [B, n] -> [B, steps, n]."""
+        step = self.stepper()
         out, z = [], z0
         for s in range(steps):
-            z = self.step(z, None if controls is None else controls[:, s])
+            z = step(z, None if controls is None else controls[:, s])
             out.append(z)
         return torch.stack(out, dim=1)
 
@@ -113,22 +118,19 @@ class KoopmanAutoencoder(LatentModel):
         transition, _ = self.discretize(self.generator.double(), self.dt)
         return float(torch.linalg.eigvals(transition).abs().max())
 
-    def step(self, z: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
-        transition, control = self.transition()
-        z_next = z @ transition.T
-        if control is not None and u is not None:
-            z_next = z_next + u @ control.T
-        return z_next
-
-    def rollout_latent(self, z0: torch.Tensor, steps: int, controls: torch.Tensor | None = None) -> torch.Tensor:
+    def stepper(self) -> Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]:
         transition, control = self.transition()  # discretise once per rollout, not per step
-        out, z = [], z0
-        for s in range(steps):
-            z = z @ transition.T
-            if control is not None and controls is not None:
-                z = z + controls[:, s] @ control.T
-            out.append(z)
-        return torch.stack(out, dim=1)
+
+        def step(z: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
+            z_next = z @ transition.T
+            if control is not None and u is not None:
+                z_next = z_next + u @ control.T
+            return z_next
+
+        return step
+
+    def step(self, z: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
+        return self.stepper()(z, u)
 
 
 class MlpLatentDynamics(LatentModel):

@@ -24,10 +24,11 @@ def rollout(model: LatentModel, x0: torch.Tensor, steps: int, reencode_every: in
             controls: torch.Tensor | None = None) -> torch.Tensor:
     """Predicted states x_hat_0..x_hat_steps from x0 [B, d], re-encoding every `reencode_every` steps:
     [B, steps+1, d]. x_hat_0 = x0."""
+    step = model.stepper()
     z = model.encode(x0)
     out = [x0]
     for t in range(1, steps + 1):
-        z = model.step(z, None if controls is None else controls[:, t - 1])
+        z = step(z, None if controls is None else controls[:, t - 1])
         x = model.decode(z)
         out.append(x)
         if reencode_every and t % reencode_every == 0:
