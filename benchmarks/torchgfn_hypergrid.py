@@ -20,7 +20,6 @@ import random
 import time
 
 import torch
-
 from gfn.estimators import DiscretePolicyEstimator
 from gfn.gflownet import TBGFlowNet
 from gfn.gym import HyperGrid

@@ -39,7 +39,9 @@ class HyperGrid:
             self.blocked_cells = torch.rand(self.n_states, generator=gen) < blocked
             self.blocked_cells[0] = False
         self._log_n_table: torch.Tensor | None = None
+        self.has_obstacles = bool(self.blocked_cells.any())
         self.blocked_cells = self.blocked_cells | ~self._reachable()
+        self.has_obstacles = bool(self.blocked_cells.any())
 
     # ---- structure ------------------------------------------------------------------------------------
     @property
@@ -65,25 +67,23 @@ class HyperGrid:
 
     def forward_mask(self, states: torch.Tensor) -> torch.Tensor:
         """[B, d+1]: moves that stay on the grid and avoid blocked cells, and exit (always allowed)."""
-        inside = states < self.height - 1
-        nxt = states[:, None, :] + torch.eye(self.ndim, dtype=torch.long)  # [B, d, d]
-        free = ~self.blocked_cells[self.index(nxt.clamp(max=self.height - 1))]
-        moves = inside & free
+        moves = states < self.height - 1
+        if self.has_obstacles:
+            nxt = states[:, None, :] + torch.eye(self.ndim, dtype=torch.long)  # [B, d, d]
+            moves = moves & ~self.blocked_cells[self.index(nxt.clamp(max=self.height - 1))]
         return torch.cat([moves, torch.ones(len(states), 1, dtype=torch.bool)], dim=1)
 
     def backward_mask(self, states: torch.Tensor) -> torch.Tensor:
         """[B, d]: parents that exist (coordinate > 0) and are not blocked."""
-        positive = states > 0
-        prev = states[:, None, :] - torch.eye(self.ndim, dtype=torch.long)
-        free = ~self.blocked_cells[self.index(prev.clamp(min=0))]
-        return positive & free
+        parents = states > 0
+        if self.has_obstacles:
+            prev = states[:, None, :] - torch.eye(self.ndim, dtype=torch.long)
+            parents = parents & ~self.blocked_cells[self.index(prev.clamp(min=0))]
+        return parents
 
     def step(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Apply move actions (< d); exit rows are returned unchanged."""
-        move = actions < self.ndim
-        delta = torch.zeros_like(states)
-        delta[move, actions[move]] = 1
-        return states + delta
+        return states + torch.nn.functional.one_hot(actions, self.n_actions)[:, :self.ndim]
 
     def backward_action(self, actions: torch.Tensor) -> torch.Tensor:
         """The backward action at s' that undoes forward move `a` (for the hypergrid: the same coordinate)."""
@@ -101,7 +101,7 @@ class HyperGrid:
 
     def log_n(self, states: torch.Tensor) -> torch.Tensor:
         """log of the number of s0 -> s paths (closed form on the plain grid, a DP table with obstacles)."""
-        if not bool(self.blocked_cells.any()):
+        if not self.has_obstacles:
             s = states.double()
             return torch.lgamma(s.sum(-1) + 1) - torch.lgamma(s + 1).sum(-1)
         if self._log_n_table is None:
@@ -136,7 +136,4 @@ class HyperGrid:
 
     def to_input(self, states: torch.Tensor) -> torch.Tensor:
         """K-hot encoding: one one-hot of size H per coordinate, concatenated: [B, d*H]."""
-        offsets = torch.arange(self.ndim) * self.height
-        out = torch.zeros(len(states), self.input_dim)
-        out.scatter_(1, states + offsets, 1.0)
-        return out
+        return torch.nn.functional.one_hot(states, self.height).flatten(1).float()

@@ -36,5 +36,9 @@ class GFlowNetPolicy(nn.Module):
         return PolicyOutput(fwd, bwd, rest[..., 0], rest[..., 1])
 
 
+def masked_logits(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return logits.masked_fill(~mask, NEG_INF)
+
+
 def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return torch.log_softmax(logits.masked_fill(~mask, NEG_INF), dim=-1)
+    return torch.log_softmax(masked_logits(logits, mask), dim=-1)

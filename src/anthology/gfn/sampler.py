@@ -12,7 +12,7 @@ from typing import NamedTuple
 import torch
 
 from anthology.gfn.env import DagEnv
-from anthology.gfn.policy import GFlowNetPolicy, PolicyOutput, masked_log_softmax
+from anthology.gfn.policy import GFlowNetPolicy, PolicyOutput, masked_log_softmax, masked_logits
 
 BACKWARD_POLICIES = ("uniform", "free", "maxent", "maxent_learned")
 
@@ -40,17 +40,15 @@ def sample_trajectories(env: DagEnv, policy: GFlowNetPolicy, batch_size: int, ge
     done = torch.zeros(batch_size, dtype=torch.bool)
     all_states, all_actions = [states], []
     for _ in range(env.max_length):
+        # Finished rows stay in the batch: at these sizes gathering the unfinished ones costs more than it saves.
         mask = env.forward_mask(states)
-        logits = masked_log_softmax(policy(env.to_input(states)).forward_logits, mask)
+        probs = torch.softmax(masked_logits(policy(env.to_input(states)).forward_logits, mask), dim=-1)
         if epsilon > 0:
-            uniform = torch.log(mask.float() / mask.sum(-1, keepdim=True))
             explore = torch.rand(batch_size, 1, generator=generator) < epsilon
-            logits = torch.where(explore, uniform, logits)
-        gumbel = -torch.log(-torch.log(torch.rand(logits.shape, generator=generator).clamp_min(1e-20)))
-        actions = torch.argmax(logits + gumbel, dim=-1)
-        actions = torch.where(done, torch.full_like(actions, -1), actions)
-        states = torch.where((done | (actions == env.exit_action))[:, None], states,
-                             env.step(states, actions.clamp(min=0)))
+            probs = torch.where(explore, mask / mask.sum(-1, keepdim=True), probs)
+        actions = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        states = torch.where(done[:, None], states, env.step(states, actions))  # the exit keeps the state
+        actions = actions.masked_fill(done, -1)
         done = done | (actions == env.exit_action)
         all_actions.append(actions)
         all_states.append(states)
@@ -70,6 +68,12 @@ class Scores(NamedTuple):
     output: PolicyOutput  # raw outputs on every state, [T+1, B, ...]
 
 
+def _scatter_rows(values: torch.Tensor, rows: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    full = values.new_zeros((rows.shape[0], *values.shape[1:]))
+    full[rows] = values
+    return full.reshape(*shape, *values.shape[1:])
+
+
 def score_trajectories(env: DagEnv, policy: GFlowNetPolicy, trajs: Trajectories,
                        backward: str = "uniform") -> Scores:
     """Every quantity the losses need, from one forward pass over all T+1 states of every trajectory."""
@@ -77,8 +81,10 @@ def score_trajectories(env: DagEnv, policy: GFlowNetPolicy, trajs: Trajectories,
         raise ValueError(f"unknown backward policy '{backward}'; choose one of {BACKWARD_POLICIES}")
     steps, batch = trajs.actions.shape
     flat = trajs.states.reshape((steps + 1) * batch, -1)
-    out = policy(env.to_input(flat))
-    out = PolicyOutput(*(t.reshape(steps + 1, batch, *t.shape[1:]) for t in out))
+    # One pass over the distinct visited states s_0..s_n of each trajectory (padding skipped), scattered back.
+    visited = (torch.arange(steps + 1)[:, None] <= trajs.lengths[None, :]).reshape(-1)
+    raw = policy(env.to_input(flat[visited]))
+    out = PolicyOutput(*(_scatter_rows(t, visited, (steps + 1, batch)) for t in raw))
     move = trajs.valid & ~trajs.is_exit  # [T, B]
     actions = trajs.actions.clamp(min=0)
 
@@ -87,7 +93,7 @@ def score_trajectories(env: DagEnv, policy: GFlowNetPolicy, trajs: Trajectories,
     log_pf = torch.where(trajs.valid, log_pf, torch.zeros_like(log_pf))
 
     bmask = env.backward_mask(flat).reshape(steps + 1, batch, -1)[1:]
-    back = env.backward_action(actions)[..., None]
+    back = env.backward_action(torch.where(move, actions, torch.zeros_like(actions)))[..., None]
     learned = masked_log_softmax(out.backward_logits[1:], bmask).gather(-1, back)[..., 0]
     zero = torch.zeros_like(log_pf)
     log_pb_learned = torch.where(move, learned, zero)

@@ -1,0 +1,98 @@
+"""Configs and presets for maximum-entropy GFlowNets."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+Algorithm = Literal["tb", "db", "subtb", "soft_q"]
+Backward = Literal["uniform", "free", "maxent", "maxent_learned"]
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvConfig:
+    ndim: int = 4
+    height: int = 8
+    r0: float = 0.1
+    """Base reward; smaller values make the modes harder to find."""
+    blocked: float = 0.0
+    """Fraction of cells removed at random (then n(s) has no closed form and must be learned)."""
+    seed: int = 0
+    """Seed of the blocked cells."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    env: EnvConfig = EnvConfig()
+    algorithm: Algorithm = "tb"
+    """tb (trajectory balance), db (detailed balance), subtb (sub-trajectory balance) or soft_q (soft DQN)."""
+    backward: Backward = "maxent"
+    """P_B: uniform over parents, free (learned by the GFlowNet loss), maxent (n(s)/n(s') from the
+    environment's path counts), or maxent_learned (a log n head trained by the n-loss, detached in the
+    GFlowNet loss)."""
+    soft_q_reward: Literal["corrected", "naive"] = "corrected"
+    """soft_q only: each move earns log P_B(s|s') (corrected, exact) or 0 (naive, samples n(x)R(x))."""
+    n_loss: Literal["transition", "subtb", "tb"] = "transition"
+    """maxent_learned only: the flow-balance loss of the inverted MDP that trains log n and P_B."""
+    n_loss_weight: float = 1.0
+    subtb_lambda: float = 0.9
+    munchausen_alpha: float = 0.0
+    """soft_q only: weight of the Munchausen term (0 = plain soft DQN)."""
+    target_ema: float = 0.05
+    """soft_q only: target network update, theta_target <- (1 - ema) theta_target + ema theta."""
+    epsilon: float = 0.0
+    """Probability of a uniformly random valid action while sampling."""
+    hidden: int = 256
+    layers: int = 2
+    batch_size: int = 16
+    iterations: int = 4000
+    lr: float = 1e-3
+    lr_log_z: float = 0.1
+    eval_every: int = 250
+    """Iterations between exact evaluations (L1, H(tau), log Z error, log n error)."""
+    seed: int = 0
+    device: str = "cpu"
+    log_every: int = 50
+    checkpoint_every: int = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    name: str
+    algorithm: Algorithm
+    backward: Backward
+    soft_q_reward: Literal["corrected", "naive"] = "corrected"
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant("tb uniform", "tb", "uniform"),
+    Variant("tb free", "tb", "free"),
+    Variant("tb maxent", "tb", "maxent"),
+    Variant("tb maxent learned", "tb", "maxent_learned"),
+    Variant("soft-q corrected (gsql)", "soft_q", "maxent", "corrected"),
+    Variant("soft-q naive", "soft_q", "maxent", "naive"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReproduceConfig:
+    train: Config
+    seeds: tuple[int, ...]
+    variants: tuple[str, ...] = tuple(v.name for v in VARIANTS)
+    workers: int = 2
+
+
+PRESETS: dict[str, Config] = {
+    "tiny": Config(env=EnvConfig(ndim=2, height=4), hidden=32, iterations=40, eval_every=20, log_every=10,
+                   checkpoint_every=20),
+    "demo": Config(iterations=1500),
+    "quick": Config(iterations=4000),
+    "paper": Config(iterations=50000, batch_size=64, eval_every=1000, checkpoint_every=5000),
+}
+
+REPRODUCE_PRESETS: dict[str, ReproduceConfig] = {
+    "tiny": ReproduceConfig(PRESETS["tiny"], seeds=(0,), workers=1),
+    "demo": ReproduceConfig(PRESETS["demo"], seeds=(0,)),
+    "quick": ReproduceConfig(PRESETS["quick"], seeds=(0, 1, 2)),
+    "paper": ReproduceConfig(PRESETS["paper"], seeds=(0, 1, 2, 3, 4)),
+}
