@@ -5,7 +5,12 @@ from torch import nn
 
 from anthology.envs.hypergrid import HyperGrid
 from anthology.gfn.detailed_balance import detailed_balance_loss
-from anthology.gfn.exact import backward_log_probs, build_graph, soft_value_iteration, step_reward_from_backward
+from anthology.gfn.exact import (
+    backward_log_probs,
+    build_graph,
+    soft_value_iteration,
+    step_reward_from_backward,
+)
 from anthology.gfn.path_count import path_count_loss
 from anthology.gfn.policy import PolicyOutput
 from anthology.gfn.sampler import sample_trajectories, score_trajectories
