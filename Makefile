@@ -35,8 +35,17 @@ lint: $(VENV)/.dev-installed
 test: lint
 	$(BIN)/pytest -n 2 -q
 
-bench: $(VENV)/.dev-installed
-	$(BIN)/python benchmarks/koopman_speed.py
+BENCH := .venv-bench
+
+$(BENCH)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCH)
+	$(BENCH)/bin/pip install --disable-pip-version-check -q -e ".[bench]" $(QUIET)
+	touch $@
+
+# Benchmarks run in their own venv: torchgfn (the peer) pins numpy < 2, which the library does not.
+bench: $(BENCH)/.installed
+	$(BENCH)/bin/python benchmarks/koopman_speed.py
+	$(BENCH)/bin/python benchmarks/maxent_gfn_vs_torchgfn.py
 
 clean:
-	rm -rf $(VENV) runs report
+	rm -rf $(VENV) $(BENCH) runs report
