@@ -121,6 +121,13 @@ def step_reward_from_backward(graph: Graph, log_pb: torch.Tensor) -> torch.Tenso
     return log_pb[graph.children, graph.back_index]
 
 
+def sampled_l1(env: EnumerableDagEnv, graph: Graph, terminal: torch.Tensor) -> float:
+    """L1 between the empirical distribution of sampled terminal states [M, d] and R/Z (a secondary,
+    noisy metric: with M samples over N states its floor is about sqrt(2N / (pi M)))."""
+    counts = torch.bincount(env.index(terminal), minlength=len(graph.states)).double()
+    return float((counts / counts.sum() - target_distribution(graph)).abs().sum())
+
+
 def exact_metrics(graph: Graph, log_pf: torch.Tensor) -> dict[str, float]:
     """L1 of the terminal distribution to R/Z and the trajectory entropy."""
     p_t = terminal_distribution(graph, log_pf)

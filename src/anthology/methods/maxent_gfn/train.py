@@ -24,6 +24,7 @@ from anthology.gfn.exact import (
     exact_metrics,
     log_partition,
     policy_log_pf,
+    sampled_l1,
     terminal_distribution,
 )
 from anthology.gfn.path_count import path_count_loss
@@ -37,6 +38,7 @@ from anthology.tracking import Tracker, make_tracker
 from .config import Config, EnvConfig
 
 CURVE_FILE = "curve.json"
+SAMPLED_L1_SAMPLES = 20_000  # the secondary, sampled L1 (the exact one is the primary metric)
 
 
 @dataclasses.dataclass
@@ -187,11 +189,13 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
                                 {"curve": curve, "modes": modes})
 
     final = curve[-1]
+    samples = sample_trajectories(env, policy, SAMPLED_L1_SAMPLES, generator).terminal
     summary = {"method": "maxent_gfn", "algorithm": cfg.algorithm, "backward": cfg.backward,
                "soft_q_reward": cfg.soft_q_reward, "seed": cfg.seed, "iterations": cfg.iterations,
                "trajectories": cfg.iterations * cfg.batch_size, "true_log_z": true_log_z,
                "n_modes": int(env.is_mode(graph.states[graph.valid]).sum()),
-               **{f"eval/{k}": v for k, v in final.items() if k not in ("iteration", "trajectories")}}
+               **{f"eval/{k}": v for k, v in final.items() if k not in ("iteration", "trajectories")},
+               "eval/sampled_l1": sampled_l1(env, graph, samples)}
     tracker.log(cfg.iterations, {"time/train_seconds": train_seconds})
     tracker.close()
     if run_dir is not None:
