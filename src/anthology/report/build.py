@@ -114,7 +114,7 @@ def pivot_table(claim: Claim) -> str:
         row = []
         for m in metrics:
             r = cells.get((setting, variant, m))
-            row.append("" if r is None else f"{r.mean:.3g}" + ("" if r.std is None else f" ± {r.std:.2g}"))
+            row.append("" if r is None else f"{r.mean:.4g}" + ("" if r.std is None else f" ± {r.std:.2g}"))
         lines.append(f"| {setting} | {variant} | " + " | ".join(row) + " |")
     return "\n".join(lines)
 
