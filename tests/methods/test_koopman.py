@@ -31,6 +31,8 @@ from anthology.methods.koopman.networks import (
 from anthology.methods.koopman.reencoding import mse_at, rollout
 from anthology.methods.koopman.train import as_tensors, sample_windows
 from anthology.testing import (
+    KillAtStep,
+    SimulatedKill,
     assert_all_parameters_change,
     assert_deterministic,
     assert_learns_to_threshold,
@@ -191,31 +193,12 @@ def test_intermediate_reencoding_beats_both_extremes_on_duffing_at_quick_scale()
 
 # ---- 6. resume, save/load, bad input ------------------------------------------------------------------
 
-class _Kill(Exception):
-    pass
-
-
-class _KillAt:
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def start(self, total_steps, initial_step=0, description=""):
-        pass
-
-    def log(self, step, metrics):
-        if step == self.step:
-            raise _Kill
-
-    def close(self):
-        pass
-
-
 def test_a_killed_run_resumes_to_the_same_summary(tmp_path):
     cfg = override(TINY, steps=60, checkpoint_every=20, log_every=10)
     whole = train(cfg, run_dir=RunDir.create("koopman", "tiny", 0, tmp_path / "a"))
     run = RunDir.create("koopman", "tiny", 0, tmp_path / "b")
-    with pytest.raises(_Kill):
-        train(cfg, tracker=_KillAt(50), run_dir=run)  # dies after the step-40 checkpoint
+    with pytest.raises(SimulatedKill):
+        train(cfg, tracker=KillAtStep(50), run_dir=run)  # dies after the step-40 checkpoint
     assert run.has_checkpoint() and run.read_summary() is None
     resumed = train(cfg, run_dir=run)
     assert_summaries_equal(resumed.summary, whole.summary)

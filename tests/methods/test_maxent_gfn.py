@@ -17,6 +17,8 @@ from anthology.gfn.sampler import sample_trajectories, score_trajectories
 from anthology.methods.maxent_gfn import PRESETS, EnvConfig, train
 from anthology.methods.maxent_gfn.train import gflownet_loss, make_env
 from anthology.testing import (
+    KillAtStep,
+    SimulatedKill,
     assert_all_parameters_change,
     assert_deterministic,
     assert_learns_to_threshold,
@@ -102,32 +104,13 @@ def test_learned_n_runs_where_n_has_no_closed_form():
     assert s["eval/log_n_error_max"] >= 0 and 0 <= s["eval/l1"] <= 2
 
 
-class _Kill(Exception):
-    pass
-
-
-class _KillAt:
-    def __init__(self, step):
-        self.step = step
-
-    def start(self, total_steps, initial_step=0, description=""):
-        pass
-
-    def log(self, step, metrics):
-        if step == self.step:
-            raise _Kill
-
-    def close(self):
-        pass
-
-
 @pytest.mark.parametrize("algorithm", ["tb", "soft_q"])
 def test_a_killed_run_resumes_to_the_same_summary(tmp_path, algorithm):
     cfg = override(TINY, algorithm=algorithm, iterations=60, checkpoint_every=20, eval_every=20, log_every=10)
     whole = train(cfg, run_dir=RunDir.create("maxent_gfn", "tiny", 0, tmp_path / "a"))
     run = RunDir.create("maxent_gfn", "tiny", 0, tmp_path / "b")
-    with pytest.raises(_Kill):
-        train(cfg, tracker=_KillAt(50), run_dir=run)
+    with pytest.raises(SimulatedKill):
+        train(cfg, tracker=KillAtStep(50), run_dir=run)
     resumed = train(cfg, run_dir=run)
     assert_summaries_equal(resumed.summary, whole.summary)
     assert resumed.curve == whole.curve

@@ -12,9 +12,11 @@ from its checkpoint), and the outputs `claim.json` and `figures.json`. With `out
 from __future__ import annotations
 
 import pathlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from anthology.core.claims import Claim, write_claim
+from anthology.core.parallel import run_jobs
 from anthology.core.run_dir import REPRODUCTION_PREFIX, RunDir, write_json
 
 CLAIM_FILE, FIGURES_FILE = "claim.json", "figures.json"
@@ -32,6 +34,29 @@ def open_reproduction(method: str, preset: str, cfg: Any, root: str | pathlib.Pa
     run = RunDir.create(method, preset, 0, root, tag=REPRODUCTION_PREFIX)
     run.write_config(cfg, method, preset)
     return run
+
+
+def run_reproduction(method: str, preset: str, cfg: Any, make_jobs: Callable[[RunDir], Sequence[Any]],
+                     run_job: Callable[[Any], dict[str, Any]], describe: Callable[[dict[str, Any]], str],
+                     root: str | pathlib.Path = "runs", workers: int = 1, resume: bool = False,
+                     tracker: Any = None, backend: str = "process") -> tuple[RunDir, list[dict[str, Any]]]:
+    """Open (or resume) the reproduction folder, run every job with progress per finished job, and
+    return the folder and the results in job order. `run_job` must be a module-level function."""
+    reproduction = open_reproduction(method, preset, cfg, root, resume)
+    jobs = make_jobs(reproduction)
+    done: list[int] = []
+    if tracker is not None:
+        tracker.start(len(jobs), 0, f"{method} reproduce ({preset})")
+
+    def on_result(index: int, result: dict[str, Any]) -> None:
+        done.append(index)
+        if tracker is not None:
+            tracker.log(len(done), {"job": describe(result)})
+
+    results = run_jobs(run_job, jobs, workers, on_result, backend)
+    if tracker is not None:
+        tracker.close()
+    return reproduction, results
 
 
 def job_dir(reproduction: RunDir, name: str) -> RunDir:

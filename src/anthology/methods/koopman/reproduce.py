@@ -17,11 +17,10 @@ import numpy as np
 
 from anthology.core.claims import Claim, ClaimRow, summarize
 from anthology.core.config import override
-from anthology.core.parallel import run_jobs
-from anthology.core.reproduction import job_dir, line_figure, open_reproduction, save_reproduction, series
+from anthology.core.reproduction import job_dir, line_figure, run_reproduction, save_reproduction, series
 from anthology.core.run_dir import RunDir
 from anthology.envs.dynamical_systems import make_system
-from anthology.tracking import NullTracker, Tracker
+from anthology.tracking import Tracker
 
 from .config import REPRODUCE_PRESETS, Config, ReproduceConfig
 from .reencoding import period_name
@@ -48,6 +47,11 @@ def run_job(job: Job) -> dict[str, Any]:
     else:
         curves, portraits = load_evaluation(run)
     return {"summary": summary, "curves": curves, "portraits": portraits}
+
+
+def describe_job(result: dict[str, Any]) -> str:
+    s = result["summary"]
+    return f"{s['system']}/{s['model']}/s{s['seed']}"
 
 
 def make_jobs(rcfg: ReproduceConfig, reproduction: RunDir) -> list[Job]:
@@ -147,19 +151,9 @@ def reproduce(preset: str = "quick", out: str | pathlib.Path | None = None, root
     rcfg = REPRODUCE_PRESETS[preset]
     if device is not None:
         rcfg = override(rcfg, **{"train.device": device})
-    reproduction = open_reproduction("koopman", preset, rcfg, root, resume)
-    jobs = make_jobs(rcfg, reproduction)
-    tracker = tracker or NullTracker()
-    tracker.start(len(jobs), 0, f"koopman reproduce ({preset})")
-    done: list[int] = []
-
-    def on_result(index: int, result: dict[str, Any]) -> None:
-        done.append(index)
-        s = result["summary"]
-        tracker.log(len(done), {"job": f"{s['system']}/{s['model']}/s{s['seed']}"})
-
-    results = run_jobs(run_job, jobs, rcfg.workers if workers is None else workers, on_result, backend)
-    tracker.close()
+    reproduction, results = run_reproduction(
+        "koopman", preset, rcfg, lambda folder: make_jobs(rcfg, folder), run_job, describe_job, root,
+        rcfg.workers if workers is None else workers, resume, tracker, backend)
     rows = build_table(rcfg, results)
     holds, evidence = judge(rcfg, rows)
     claim = Claim(method="koopman", claim=CLAIM, command=f"anthology reproduce koopman --preset {preset}",

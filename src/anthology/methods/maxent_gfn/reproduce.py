@@ -17,8 +17,7 @@ import torch
 
 from anthology.core.claims import Claim, ClaimRow, summarize
 from anthology.core.config import override
-from anthology.core.parallel import run_jobs
-from anthology.core.reproduction import job_dir, line_figure, open_reproduction, save_reproduction, series
+from anthology.core.reproduction import job_dir, line_figure, run_reproduction, save_reproduction, series
 from anthology.core.run_dir import RunDir
 from anthology.gfn.exact import (
     backward_log_probs,
@@ -29,7 +28,7 @@ from anthology.gfn.exact import (
     terminal_distribution,
     trajectory_entropy,
 )
-from anthology.tracking import NullTracker, Tracker
+from anthology.tracking import Tracker
 
 from .config import REPRODUCE_PRESETS, VARIANTS, Config, ReproduceConfig
 from .train import load_curve, make_env, train
@@ -151,18 +150,10 @@ def reproduce(preset: str = "quick", out: str | pathlib.Path | None = None, root
     rcfg = REPRODUCE_PRESETS[preset]
     if device is not None:
         rcfg = override(rcfg, **{"train.device": device})
-    reproduction = open_reproduction("maxent_gfn", preset, rcfg, root, resume)
-    jobs = make_jobs(rcfg, reproduction)
-    tracker = tracker or NullTracker()
-    tracker.start(len(jobs), 0, f"maxent_gfn reproduce ({preset})")
-    done: list[int] = []
-
-    def on_result(index: int, result: dict[str, Any]) -> None:
-        done.append(index)
-        tracker.log(len(done), {"job": f"{result['variant']}/s{result['summary']['seed']}"})
-
-    results = run_jobs(run_job, jobs, rcfg.workers if workers is None else workers, on_result, backend)
-    tracker.close()
+    reproduction, results = run_reproduction(
+        "maxent_gfn", preset, rcfg, lambda folder: make_jobs(rcfg, folder), run_job,
+        lambda result: f"{result['variant']}/s{result['summary']['seed']}", root,
+        rcfg.workers if workers is None else workers, resume, tracker, backend)
     refs = exact_references(rcfg.train)
     rows = build_table(rcfg, results, refs)
     holds, evidence = judge(rcfg, rows)

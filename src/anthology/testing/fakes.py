@@ -1,0 +1,27 @@
+"""Fakes for tests: a tracker that kills a run at a given step (to test checkpoint and resume)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class SimulatedKill(Exception):
+    """Raised by `KillAtStep` as if the process had died at that step."""
+
+
+class KillAtStep:
+    """A tracker that raises `SimulatedKill` when a metric record for `step` arrives."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def start(self, total_steps: int, initial_step: int = 0, description: str = "") -> None:
+        pass
+
+    def log(self, step: int, metrics: Mapping[str, Any]) -> None:
+        if step == self.step:
+            raise SimulatedKill(f"killed at step {step}")
+
+    def close(self) -> None:
+        pass
