@@ -32,6 +32,8 @@ class HyperGrid:
         self.exit_action = ndim
         self.max_length = ndim * (height - 1) + 1  # transitions, exit included
         self.radix = height ** torch.arange(ndim)
+        self._move = torch.cat([torch.eye(ndim, dtype=torch.long), torch.zeros(1, ndim, dtype=torch.long)])
+        self._one_hot = torch.eye(height)  # row lookups are cheaper than F.one_hot's bounds checks
         self.n_states = height**ndim
         self.blocked_cells = torch.zeros(self.n_states, dtype=torch.bool)
         if blocked > 0:
@@ -83,7 +85,7 @@ class HyperGrid:
 
     def step(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Apply move actions (< d); exit rows are returned unchanged."""
-        return states + torch.nn.functional.one_hot(actions, self.n_actions)[:, :self.ndim]
+        return states + self._move[actions]
 
     def backward_action(self, actions: torch.Tensor) -> torch.Tensor:
         """The backward action at s' that undoes forward move `a` (for the hypergrid: the same coordinate)."""
@@ -136,4 +138,4 @@ class HyperGrid:
 
     def to_input(self, states: torch.Tensor) -> torch.Tensor:
         """K-hot encoding: one one-hot of size H per coordinate, concatenated: [B, d*H]."""
-        return torch.nn.functional.one_hot(states, self.height).flatten(1).float()
+        return self._one_hot[states].flatten(1)
