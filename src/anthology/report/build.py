@@ -183,6 +183,12 @@ def build_report(runs: pathlib.Path, results: pathlib.Path, out: pathlib.Path,
                 md.append(f"![{png.stem}]({rel})")
                 body.append(f'<img src="{rel}" alt="{png.stem}" width="560">')
             md.append("")
+        for bench in sorted((results / method).glob("*.md")) if (results / method).is_dir() else []:
+            if bench.name == "table.md":
+                continue
+            text = bench.read_text()
+            md += [f"### {bench.stem} (committed, `results/{method}/{bench.name}`)", "", text, ""]
+            body += [f"<h3>{html.escape(bench.stem)} (committed)</h3><pre>{html.escape(text)}</pre>"]
     (out / "report.md").write_text("\n".join(md) + "\n")
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>anthology report</title><style>"
             "body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;"
