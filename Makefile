@@ -46,6 +46,7 @@ $(BENCH)/.installed: pyproject.toml
 bench: $(BENCH)/.installed
 	$(BENCH)/bin/python benchmarks/koopman_speed.py
 	$(BENCH)/bin/python benchmarks/maxent_gfn_vs_torchgfn.py
+	$(BENCH)/bin/python benchmarks/gfn_sampling_design.py
 
 clean:
 	rm -rf $(VENV) $(BENCH) runs report
