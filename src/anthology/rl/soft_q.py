@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 NEG = -1e30
+DIVERGENCE_WINDOW = 1000  # iterations between checks that the largest update is still shrinking
 
 
 def soft_value(q: torch.Tensor, mask: torch.Tensor, tau: torch.Tensor | float) -> torch.Tensor:
@@ -46,13 +47,21 @@ def soft_value_iteration(reward: torch.Tensor, next_state: torch.Tensor, mask: t
     bonus outweighs the cost of never terminating)."""
     value = torch.zeros(reward.shape[0], dtype=torch.float64)
     reward = reward.double()
-    for _ in range(max_iterations):
+    checkpoint_change = float("inf")
+    for iteration in range(1, max_iterations + 1):
         q = reward + gamma * value[next_state]
         new = torch.where(terminal, torch.zeros_like(value), soft_value(q, mask, tau))
-        if not torch.isfinite(new).all() or new.abs().max() > 1e6:
-            raise ArithmeticError("soft value iteration diverged: the temperature is too high for this MDP")
-        if (new - value).abs().max() < tol:
-            return new, reward + gamma * new[next_state]
+        change = float((new - value).abs().max())
+        if not torch.isfinite(new).all() or change < tol:
+            break
         value = new
-    raise ArithmeticError(f"soft value iteration did not converge in {max_iterations} iterations; the "
-                          "temperature may be too high for this MDP")
+        if iteration % DIVERGENCE_WINDOW == 0:  # a contraction shrinks its step; a divergence does not
+            if change >= checkpoint_change:
+                raise ArithmeticError("soft value iteration diverged: at this temperature the entropy bonus "
+                                      "outweighs the cost of never terminating; lower the temperature")
+            checkpoint_change = change
+    else:
+        raise ArithmeticError(f"soft value iteration did not converge in {max_iterations} iterations")
+    if not torch.isfinite(new).all():
+        raise ArithmeticError("soft value iteration diverged to non-finite values; lower the temperature")
+    return new, reward + gamma * new[next_state]
