@@ -41,7 +41,6 @@ class HyperGrid:
             self.blocked_cells = torch.rand(self.n_states, generator=gen) < blocked
             self.blocked_cells[0] = False
         self._log_n_table: torch.Tensor | None = None
-        self.has_obstacles = bool(self.blocked_cells.any())
         self.blocked_cells = self.blocked_cells | ~self._reachable()
         self.has_obstacles = bool(self.blocked_cells.any())
 

@@ -53,7 +53,11 @@ def target_distribution(graph: Graph) -> torch.Tensor:
 @torch.no_grad()
 def policy_log_pf(env: EnumerableDagEnv, graph: Graph, policy: GFlowNetPolicy) -> torch.Tensor:
     """The policy's log P_F over every state and action: [N, A] (one batched forward pass)."""
-    logits = policy(env.to_input(graph.states)).forward_logits
+    return log_pf_from_logits(graph, policy(env.to_input(graph.states)).forward_logits)
+
+
+def log_pf_from_logits(graph: Graph, logits: torch.Tensor) -> torch.Tensor:
+    """Forward logits over every state [N, A] -> masked log P_F in float64."""
     return masked_log_softmax(logits.double(), graph.forward_mask)
 
 
@@ -69,13 +73,15 @@ def reach_probabilities(graph: Graph, log_pf: torch.Tensor) -> torch.Tensor:
     return reach
 
 
-def terminal_distribution(graph: Graph, log_pf: torch.Tensor) -> torch.Tensor:
-    return reach_probabilities(graph, log_pf) * log_pf[:, -1].exp()
+def terminal_distribution(graph: Graph, log_pf: torch.Tensor, reach: torch.Tensor | None = None) -> torch.Tensor:
+    """P_T(s) = reach(s) P_F(exit|s); pass `reach` when it is already computed."""
+    reach = reach_probabilities(graph, log_pf) if reach is None else reach
+    return reach * log_pf[:, -1].exp()
 
 
-def trajectory_entropy(graph: Graph, log_pf: torch.Tensor) -> float:
+def trajectory_entropy(graph: Graph, log_pf: torch.Tensor, reach: torch.Tensor | None = None) -> float:
     """H(tau) = sum_s reach(s) H(P_F(.|s)) in nats, the exit decision included."""
-    reach = reach_probabilities(graph, log_pf)
+    reach = reach_probabilities(graph, log_pf) if reach is None else reach
     plogp = torch.where(graph.forward_mask, log_pf.exp() * log_pf, torch.zeros_like(log_pf))
     return float(-(reach * plogp.sum(-1)).sum())
 
@@ -128,8 +134,9 @@ def sampled_l1(env: EnumerableDagEnv, graph: Graph, terminal: torch.Tensor) -> f
     return float((counts / counts.sum() - target_distribution(graph)).abs().sum())
 
 
-def exact_metrics(graph: Graph, log_pf: torch.Tensor) -> dict[str, float]:
-    """L1 of the terminal distribution to R/Z and the trajectory entropy."""
-    p_t = terminal_distribution(graph, log_pf)
+def exact_metrics(graph: Graph, log_pf: torch.Tensor, reach: torch.Tensor | None = None) -> dict[str, float]:
+    """L1 of the terminal distribution to R/Z and the trajectory entropy (one reach DP for both)."""
+    reach = reach_probabilities(graph, log_pf) if reach is None else reach
+    p_t = terminal_distribution(graph, log_pf, reach)
     return {"l1": float((p_t - target_distribution(graph)).abs().sum()),
-            "entropy": trajectory_entropy(graph, log_pf)}
+            "entropy": trajectory_entropy(graph, log_pf, reach)}

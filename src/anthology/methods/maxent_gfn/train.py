@@ -23,7 +23,8 @@ from anthology.gfn.exact import (
     build_graph,
     exact_metrics,
     log_partition,
-    policy_log_pf,
+    log_pf_from_logits,
+    reach_probabilities,
     sampled_l1,
     terminal_distribution,
 )
@@ -96,12 +97,13 @@ def gflownet_loss(cfg: Config, log_z: torch.Tensor, trajs: Trajectories, scores:
 def evaluate(cfg: Config, env: HyperGrid, graph: Graph, policy: GFlowNetPolicy, log_z: torch.Tensor,
              true_log_z: float) -> dict[str, float]:
     """Exact L1 to R/Z (and to the naive n R target), H(tau), |log Z error|, learned log n error."""
-    log_pf = policy_log_pf(env, graph, policy)
-    metrics = exact_metrics(graph, log_pf)
-    p_t = terminal_distribution(graph, log_pf)
+    out = policy(env.to_input(graph.states))  # one pass gives P_F, log F and log n on every state
+    log_pf = log_pf_from_logits(graph, out.forward_logits)
+    reach = reach_probabilities(graph, log_pf)
+    metrics = exact_metrics(graph, log_pf, reach)
+    p_t = terminal_distribution(graph, log_pf, reach)
     naive = torch.softmax(torch.where(graph.valid, env.log_n(graph.states) + graph.log_reward,
                                       torch.tensor(-torch.inf, dtype=torch.float64)), 0)
-    out = policy(env.to_input(graph.states))
     if cfg.algorithm == "soft_q":  # V(s0) = logsumexp Q(s0, .) estimates log Z
         estimate = torch.logsumexp(out.forward_logits[0].masked_fill(~graph.forward_mask[0], NEG_INF), 0)
     elif cfg.algorithm == "db":
