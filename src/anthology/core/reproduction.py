@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from anthology.core.claims import Claim, write_claim
+from anthology.core.config import override
 from anthology.core.parallel import run_jobs
 from anthology.core.run_dir import REPRODUCTION_PREFIX, RunDir, write_json
 
@@ -36,14 +37,21 @@ def open_reproduction(method: str, preset: str, cfg: Any, root: str | pathlib.Pa
     return run
 
 
-def run_reproduction(method: str, preset: str, cfg: Any, make_jobs: Callable[[RunDir], Sequence[Any]],
+def run_reproduction(method: str, preset: str, cfg: Any, make_jobs: Callable[[Any, RunDir], Sequence[Any]],
                      run_job: Callable[[Any], dict[str, Any]], describe: Callable[[dict[str, Any]], str],
-                     root: str | pathlib.Path = "runs", workers: int = 1, resume: bool = False,
-                     tracker: Any = None, backend: str = "process") -> tuple[RunDir, list[dict[str, Any]]]:
+                     root: str | pathlib.Path = "runs", workers: int | None = None, resume: bool = False,
+                     tracker: Any = None, backend: str = "process",
+                     device: str | None = None) -> tuple[Any, RunDir, list[dict[str, Any]]]:
     """Open (or resume) the reproduction folder, run every job with progress per finished job, and
-    return the folder and the results in job order. `run_job` must be a module-level function."""
+    return the config actually run, the folder and the results in job order.
+
+    `cfg` is a method's reproduce config with `workers` (the default parallelism) and `train.device`
+    (overridden by `device`). `run_job` must be a module-level function."""
+    if device is not None:
+        cfg = override(cfg, **{"train.device": device})
+    workers = cfg.workers if workers is None else workers
     reproduction = open_reproduction(method, preset, cfg, root, resume)
-    jobs = make_jobs(reproduction)
+    jobs = make_jobs(cfg, reproduction)
     done: list[int] = []
     if tracker is not None:
         tracker.start(len(jobs), 0, f"{method} reproduce ({preset})")
@@ -56,7 +64,7 @@ def run_reproduction(method: str, preset: str, cfg: Any, make_jobs: Callable[[Ru
     results = run_jobs(run_job, jobs, workers, on_result, backend)
     if tracker is not None:
         tracker.close()
-    return reproduction, results
+    return cfg, reproduction, results
 
 
 def job_dir(reproduction: RunDir, name: str) -> RunDir:

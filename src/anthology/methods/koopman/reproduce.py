@@ -148,12 +148,9 @@ def reproduce(preset: str = "quick", out: str | pathlib.Path | None = None, root
               workers: int | None = None, resume: bool = False, tracker: Tracker | None = None,
               backend: str = "process", device: str | None = None) -> Claim:
     """Run the claim's experiment for a preset; returns the claim (also written to the folders)."""
-    rcfg = REPRODUCE_PRESETS[preset]
-    if device is not None:
-        rcfg = override(rcfg, **{"train.device": device})
-    reproduction, results = run_reproduction(
-        "koopman", preset, rcfg, lambda folder: make_jobs(rcfg, folder), run_job, describe_job, root,
-        rcfg.workers if workers is None else workers, resume, tracker, backend)
+    rcfg, reproduction, results = run_reproduction(
+        "koopman", preset, REPRODUCE_PRESETS[preset], make_jobs, run_job, describe_job, root,
+        workers, resume, tracker, backend, device)
     rows = build_table(rcfg, results)
     holds, evidence = judge(rcfg, rows)
     claim = Claim(method="koopman", claim=CLAIM, command=f"anthology reproduce koopman --preset {preset}",

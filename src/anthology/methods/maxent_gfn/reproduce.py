@@ -147,13 +147,10 @@ def make_figures(rcfg: ReproduceConfig, results: list[dict[str, Any]], refs: dic
 def reproduce(preset: str = "quick", out: str | pathlib.Path | None = None, root: str | pathlib.Path = "runs",
               workers: int | None = None, resume: bool = False, tracker: Tracker | None = None,
               backend: str = "process", device: str | None = None) -> Claim:
-    rcfg = REPRODUCE_PRESETS[preset]
-    if device is not None:
-        rcfg = override(rcfg, **{"train.device": device})
-    reproduction, results = run_reproduction(
-        "maxent_gfn", preset, rcfg, lambda folder: make_jobs(rcfg, folder), run_job,
+    rcfg, reproduction, results = run_reproduction(
+        "maxent_gfn", preset, REPRODUCE_PRESETS[preset], make_jobs, run_job,
         lambda result: f"{result['variant']}/s{result['summary']['seed']}", root,
-        rcfg.workers if workers is None else workers, resume, tracker, backend)
+        workers, resume, tracker, backend, device)
     refs = exact_references(rcfg.train)
     rows = build_table(rcfg, results, refs)
     holds, evidence = judge(rcfg, rows)
