@@ -18,6 +18,7 @@ PRESET_NAMES = ("tiny", "demo", "quick", "paper")
 METHOD_MODULES: dict[str, str] = {
     "koopman": "anthology.methods.koopman",
     "maxent_gfn": "anthology.methods.maxent_gfn",
+    "decoupled_regularization": "anthology.methods.decoupled_regularization",
 }
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-_ACTIVATIONS: dict[str, type[nn.Module]] = {
+ACTIVATIONS: dict[str, type[nn.Module]] = {
     "silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU,
 }
 
@@ -15,15 +15,15 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
 def make_mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "silu",
              layer_norm: bool = False) -> nn.Sequential:
     """Linear layers of widths `in_dim -> *hidden -> out_dim`, an activation after each hidden layer."""
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"unknown activation '{activation}'; choose one of {sorted(_ACTIVATIONS)}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation '{activation}'; choose one of {sorted(ACTIVATIONS)}")
     layers: list[nn.Module] = []
     width = in_dim
     for h in hidden:
         layers.append(nn.Linear(width, h))
         if layer_norm:
             layers.append(nn.LayerNorm(h))
-        layers.append(_ACTIVATIONS[activation]())
+        layers.append(ACTIVATIONS[activation]())
         width = h
     layers.append(nn.Linear(width, out_dim))
     return nn.Sequential(*layers)

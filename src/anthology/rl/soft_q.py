@@ -11,6 +11,7 @@ import torch
 
 NEG = -1e30
 DIVERGENCE_WINDOW = 1000  # iterations between checks that the largest update is still shrinking
+STALL_RATIO = 0.99  # a diverging iteration's step tends to a constant (values grow linearly): it shrinks by < 1%
 
 
 def soft_value(q: torch.Tensor, mask: torch.Tensor, tau: torch.Tensor | float) -> torch.Tensor:
@@ -56,7 +57,7 @@ def soft_value_iteration(reward: torch.Tensor, next_state: torch.Tensor, mask: t
             break
         value = new
         if iteration % DIVERGENCE_WINDOW == 0:  # a contraction shrinks its step; a divergence does not
-            if change >= checkpoint_change:
+            if change >= STALL_RATIO * checkpoint_change:
                 raise ArithmeticError("soft value iteration diverged: at this temperature the entropy bonus "
                                       "outweighs the cost of never terminating; lower the temperature")
             checkpoint_change = change

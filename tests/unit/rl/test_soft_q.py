@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from anthology.envs.distractor_chain import DistractorChain
 from anthology.envs.escape_grid import EscapeGrid
 from anthology.rl.soft_q import soft_policy, soft_q_target, soft_value, soft_value_iteration
 from anthology.rl.temperature import static_discrete_temperature
@@ -48,3 +49,12 @@ def test_soft_value_iteration_reports_divergence():
     # tau log 4 > 1: wandering earns more entropy than it costs, so the values grow without bound
     with pytest.raises(ArithmeticError, match=r"diverged|did not converge"):
         soft_value_iteration(reward, next_state, mask, terminal, tau=5.0, max_iterations=2000)
+
+
+def test_soft_value_iteration_stops_early_on_a_slow_linear_divergence():
+    # 64 distractors at tau 0.3: 64 exp(-1 / 0.3) > 1, so V grows by a step that approaches a constant from
+    # above (the old check, "the step did not shrink", never fired and the loop ran its million iterations)
+    chain = DistractorChain((2, 65))
+    reward, next_state, mask, terminal = chain.tables()
+    with pytest.raises(ArithmeticError, match="diverged"):
+        soft_value_iteration(reward, next_state, mask, terminal, tau=0.3, max_iterations=20_000)

@@ -1,0 +1,129 @@
+"""Configs and presets for decoupled regularization."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+Temperature = Literal["fixed", "static", "auto", "dynamic"]
+DISCRETE_ENVS = ("escape_grid", "distractor_chain")
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvConfig:
+    name: str = "pendulum"
+    """pendulum (Pendulum-v1 stacked `copies` times), a DeepMind Control Suite task written domain-task
+    (e.g. cartpole-swingup; needs the control extra), escape_grid or distractor_chain (discrete: the
+    agent is soft Q-learning instead of SAC)."""
+    copies: int = 1
+    """pendulum: d, the number of stacked pendulums (the action dimension)."""
+    action_scale: float = 1.0
+    """Continuous envs: the agent acts in [-s, s]^d (the paper's env.scale)."""
+    max_episode_steps: int = 200
+    """pendulum and the discrete envs: the time limit (a truncation: the agent still bootstraps)."""
+    escape_dims: int = 3
+    """escape_grid: n, the grid's dimension (2n actions)."""
+    escape_width: int = 4
+    chain: tuple[int, ...] = (2, 4, 16, 2, 8, 32)
+    """distractor_chain: the number of actions at each state (one forward, the rest stay put)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    env: EnvConfig = EnvConfig()
+    temperature: Temperature = "auto"
+    """fixed: t = tau. static: t = tau / (H_max - H_min) for a box, tau / max(log|A(s)|, 1) per state for
+    discrete actions. auto: SAC's learned t with the entropy target -d. dynamic: learned t with the
+    target alpha H_max + (1 - alpha) H_min."""
+    tau: float = 0.2
+    """fixed: the temperature itself; static: the numerator of tau / range."""
+    target_alpha: float = 0.1
+    """dynamic: where the entropy target sits between H_min (0) and H_max (1)."""
+    initial_temperature: float = 1.0
+    """auto and dynamic: t at the start (CleanRL starts at log t = 0)."""
+    lr_temperature: float = 1e-3
+    hidden: tuple[int, ...] = (256, 256)
+    batch_size: int = 256
+    buffer_size: int = 1_000_000
+    gamma: float = 0.99
+    target_ema: float = 0.005
+    """Polyak rate of the target critics (the paper's EMA 0.995)."""
+    lr_actor: float = 3e-4
+    lr_q: float = 1e-3
+    policy_frequency: int = 2
+    """SAC: the actor (and temperature) take `policy_frequency` steps every `policy_frequency` env steps."""
+    learning_starts: int = 5000
+    """Env steps with uniformly random actions before the first update."""
+    total_steps: int = 100_000
+    eval_every: int = 5000
+    eval_episodes: int = 5
+    """Episodes with the deterministic (mean) action per evaluation; discrete envs are evaluated exactly."""
+    seed: int = 0
+    device: str = "cpu"
+    log_every: int = 1000
+    checkpoint_every: int = 10_000
+    """Env steps between checkpoints (taken at the next episode boundary, so a resumed run is identical)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ReproduceConfig:
+    train: Config
+    """SAC settings for the continuous experiments (the env and temperature are set per job)."""
+    seeds: tuple[int, ...]
+    copies: tuple[int, ...] = (1, 2, 4)
+    """Stacked-pendulum action dimensions d (at action scale 1)."""
+    copies_schemes: tuple[str, ...] = ("fixed", "static")
+    steps_per_copy: bool = True
+    """Train d times `train.total_steps` at dimension d (a bigger stack takes longer to learn at all)."""
+    scales: tuple[float, ...] = (0.25, 1.0, 4.0)
+    """Action scales s (the agent acts in [-s, s]^d) at d = 1."""
+    scale_schemes: tuple[str, ...] = ("auto", "dynamic")
+    scale_env: str = "pendulum"
+    """The task of the action-scale experiment (a control-suite task in the paper preset)."""
+    fixed_tau: float = 0.2
+    """The fixed temperature (CleanRL's alpha)."""
+    static_tau: float = 0.25
+    """The static decoupled numerator (the paper's tau = 0.25)."""
+    escape_tau: float = 0.4
+    """Soft value iteration on the escape grid, n = 2..6 (the paper's toy, tau = 0.4)."""
+    escape_dims: tuple[int, ...] = (2, 3, 4, 5, 6)
+    chain_tau: float = 0.4
+    chain_distractors: tuple[int, ...] = (1, 2, 4, 8)
+    """Distractor chains whose states alternate 1 and k distractors (|A(s)| = 2 and k + 1), solved exactly."""
+    chain_learned: tuple[int, ...] = (1, 8)
+    """The k learned by soft Q-learning (both schemes, every seed)."""
+    chain_train: Config = Config(env=EnvConfig(name="distractor_chain"), temperature="fixed", gamma=1.0)
+    """Soft Q-learning settings for the learned chains."""
+    workers: int = 2
+
+
+_CHAIN = dict(env=EnvConfig(name="distractor_chain"), temperature="fixed", gamma=1.0, hidden=(64, 64),
+              batch_size=64, learning_starts=500, lr_q=1e-3, target_ema=0.01)
+PRESETS: dict[str, Config] = {
+    "tiny": Config(hidden=(32, 32), batch_size=32, learning_starts=100, total_steps=400, eval_every=200,
+                   eval_episodes=1, log_every=100, checkpoint_every=200,
+                   env=EnvConfig(max_episode_steps=100)),
+    "demo": Config(hidden=(128, 128), batch_size=128, learning_starts=1000, total_steps=4000, eval_every=2000,
+                   eval_episodes=3),
+    "quick": Config(hidden=(128, 128), batch_size=128, learning_starts=1000, total_steps=8000, eval_every=2000,
+                    eval_episodes=5),
+    "paper": Config(env=EnvConfig(name="cartpole-swingup"), learning_starts=10_000, total_steps=1_000_000,
+                    eval_every=10_000, eval_episodes=10, lr_temperature=1e-4),
+}
+
+REPRODUCE_PRESETS: dict[str, ReproduceConfig] = {
+    "tiny": ReproduceConfig(PRESETS["tiny"], seeds=(0,), copies=(1, 2), scales=(1.0, 4.0), escape_dims=(2, 3),
+                            chain_distractors=(1, 4), chain_learned=(4,),
+                            chain_train=Config(**{**_CHAIN, "learning_starts": 100}, total_steps=400, eval_every=200,
+                                               log_every=100, checkpoint_every=200),
+                            workers=1),
+    "demo": ReproduceConfig(PRESETS["demo"], seeds=(0,), copies=(1, 2), steps_per_copy=False, scales=(0.25, 1.0),
+                            chain_learned=(8,), chain_train=Config(**_CHAIN, total_steps=3000, eval_every=1000)),
+    "quick": ReproduceConfig(PRESETS["quick"], seeds=(0, 1),
+                             chain_train=Config(**_CHAIN, total_steps=6000, eval_every=1000)),
+    "paper": ReproduceConfig(PRESETS["paper"], seeds=tuple(range(10)), copies=(1, 4, 16),
+                             copies_schemes=("fixed", "static", "auto", "dynamic"), steps_per_copy=False,
+                             scales=(0.25, 1.0, 4.0), scale_schemes=("fixed", "static", "auto", "dynamic"),
+                             scale_env="cartpole-swingup",
+                             chain_train=Config(**_CHAIN, total_steps=50_000, eval_every=5000)),
+}

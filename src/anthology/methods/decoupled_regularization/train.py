@@ -1,0 +1,354 @@
+"""Train SAC (continuous actions) or soft Q-learning (discrete actions) with a fixed or decoupled entropy
+temperature."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from anthology.core.checkpoint import load_training_state, save_training_state
+from anthology.core.device import resolve_device
+from anthology.core.errors import AnthologyError
+from anthology.core.run_dir import RunDir
+from anthology.core.seeding import seed_everything
+from anthology.envs.distractor_chain import DistractorChain
+from anthology.envs.escape_grid import EscapeGrid
+from anthology.envs.tabular import TabularMDP
+from anthology.nets.mlp import make_mlp
+from anthology.rl.actor_critic import QEnsemble, SquashedGaussianActor
+from anthology.rl.replay_buffer import ReplayBuffer
+from anthology.rl.sac import polyak_update, sac_actor_loss, sac_critic_loss, sac_critic_target, temperature_loss
+from anthology.rl.soft_q import soft_policy, soft_q_loss, soft_q_target, soft_value_iteration
+from anthology.rl.temperature import (
+    box_entropy_range,
+    decoupled_entropy_target,
+    sac_entropy_target,
+    static_box_temperature,
+    static_discrete_temperature,
+)
+from anthology.tracking import Tracker, make_tracker
+
+from .config import DISCRETE_ENVS, Config, EnvConfig
+
+LOG_TEMPERATURE_BOUND = 30.0  # the official code clips log t to [-30, 30]
+EPISODE_SEED_STRIDE = 100_003  # episode e of seed s resets the env with seed s * stride + e
+
+
+@dataclasses.dataclass
+class TrainResult:
+    summary: dict[str, Any]
+    curve: list[dict[str, float]]
+    """One record per evaluation."""
+    modules: dict[str, torch.nn.Module]
+
+
+def is_discrete(cfg: EnvConfig) -> bool:
+    return cfg.name in DISCRETE_ENVS
+
+
+def make_env(cfg: EnvConfig, seed: int = 0) -> Any:
+    """A Gymnasium environment for the continuous envs (actions rescaled to [-s, s]^d)."""
+    if cfg.name == "pendulum":
+        from anthology.envs.stacked_pendulum import StackedPendulum
+
+        env = StackedPendulum(cfg.copies, cfg.max_episode_steps)
+    elif "-" in cfg.name:
+        from anthology.envs.control_suite import make_control_suite
+
+        env = make_control_suite(cfg.name, seed)
+    else:
+        raise AnthologyError(f"unknown env '{cfg.name}'; use pendulum, a control-suite task such as "
+                             f"cartpole-swingup, or one of {', '.join(DISCRETE_ENVS)}")
+    from anthology.envs.stacked_pendulum import rescale_actions
+
+    return rescale_actions(env, cfg.action_scale)
+
+
+def make_tabular_task(cfg: EnvConfig) -> EscapeGrid | DistractorChain:
+    if cfg.name == "escape_grid":
+        return EscapeGrid(cfg.escape_dims, cfg.escape_width)
+    return DistractorChain(cfg.chain)
+
+
+def check_config(cfg: Config) -> None:
+    if is_discrete(cfg.env) and cfg.temperature in ("auto", "dynamic"):
+        raise AnthologyError(f"{cfg.env.name} has discrete actions: use --temperature fixed or static "
+                             "(auto and dynamic are SAC's learned temperatures)")
+    if cfg.tau <= 0:
+        raise AnthologyError("--tau must be positive")
+    if not 0.0 <= cfg.target_alpha <= 1.0:
+        raise AnthologyError("--target-alpha must lie in [0, 1]")
+
+
+def entropy_target(cfg: Config, low: torch.Tensor, high: torch.Tensor) -> float | None:
+    """The learned temperature's target entropy, or None for the fixed schemes."""
+    if cfg.temperature == "auto":
+        return sac_entropy_target(low.numel())
+    if cfg.temperature == "dynamic":
+        return decoupled_entropy_target(low, high, cfg.target_alpha)
+    return None
+
+
+@torch.no_grad()
+def evaluate_policy(actor: SquashedGaussianActor, env: Any, episodes: int, seed: int) -> float:
+    """Mean undiscounted return of the deterministic policy a = bias + scale tanh(mu(s))."""
+    returns = []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        total, done = 0.0, False
+        while not done:
+            action = actor(torch.as_tensor(obs)[None]).mean_action[0]
+            obs, reward, terminated, truncated, _ = env.step(action.numpy())
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    return float(np.mean(returns))
+
+
+def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = None) -> TrainResult:
+    """Soft RL with a temperature decoupled from the action space (Mohammadpour, Frejinger, Bacon,
+    "Decoupling regularization from the action space", ICLR 2024).
+
+    The entropy bonus t H(pi(.|s)) has a range that grows with the action space: log|A(s)| for discrete
+    actions, H_max - H_min = sum_i log(high_i - low_i) - d log(1e-3) for a box. A fixed t therefore
+    regularises large action spaces more, and states with many actions more than states with few.
+    Decoupled schemes divide by the range (`static`) or set SAC's learned temperature's entropy target to
+    a fixed fraction of the range (`dynamic`) instead of SAC's -d (`auto`). Continuous envs train SAC
+    (CleanRL's loop: twin critics, delayed actor updates, Polyak targets); discrete envs train soft
+    Q-learning with action masks and a per-state temperature, evaluated exactly against soft value
+    iteration.
+
+    CLI: `anthology train decoupled_regularization --preset demo --temperature dynamic --env.copies 4`.
+    Left out: the paper's drug-design (sEH fragment) experiment, which needs the chemistry layer.
+    """
+    check_config(cfg)
+    if is_discrete(cfg.env):
+        return train_soft_q(cfg, tracker, run_dir)
+    return train_sac(cfg, tracker, run_dir)
+
+
+def train_sac(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = None) -> TrainResult:
+    tracker = tracker or make_tracker(run_dir, console=False, tensorboard=False)
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    env, eval_env = make_env(cfg.env, cfg.seed), make_env(cfg.env, cfg.seed + 1)
+    obs_dim, action_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    low, high = torch.as_tensor(env.action_space.low), torch.as_tensor(env.action_space.high)
+    actor = SquashedGaussianActor(obs_dim, low, high, cfg.hidden).to(device)
+    critic = QEnsemble(obs_dim, action_dim, cfg.hidden).to(device)
+    target_critic = copy.deepcopy(critic).requires_grad_(False)
+    log_temperature = torch.nn.Parameter(torch.tensor(math.log(cfg.initial_temperature), device=device))
+    target_entropy = entropy_target(cfg, low, high)
+    if cfg.temperature == "static":
+        log_temperature.data.fill_(math.log(static_box_temperature(cfg.tau, low, high)))
+    elif cfg.temperature == "fixed":
+        log_temperature.data.fill_(math.log(cfg.tau))
+    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=cfg.lr_actor)
+    critic_optimizer = torch.optim.Adam(critic.parameters(), lr=cfg.lr_q)
+    temperature_optimizer = torch.optim.Adam([log_temperature], lr=cfg.lr_temperature)
+    buffer = ReplayBuffer(min(cfg.buffer_size, cfg.total_steps), obs_dim, action_dim)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    holder = torch.nn.Module()
+    holder.actor, holder.critic, holder.target_critic = actor, critic, target_critic
+    holder.log_temperature = log_temperature
+    stateful = {"model": holder, "actor_optimizer": actor_optimizer, "critic_optimizer": critic_optimizer,
+                "temperature_optimizer": temperature_optimizer, "buffer": buffer}
+
+    start, episode, curve, episode_returns = 0, 0, [], []
+    if run_dir is not None:
+        run_dir.write_config(cfg, "decoupled_regularization", "custom")
+        if run_dir.has_checkpoint():
+            start, extra = load_training_state(run_dir.checkpoint_path, stateful, generator)
+            episode, curve, episode_returns = extra["episode"], extra["curve"], extra["episode_returns"]
+    h_max, h_min = box_entropy_range(low, high)
+    tracker.start(cfg.total_steps, start, f"sac {cfg.temperature} {cfg.env.name} d={action_dim}")
+    obs_np, _ = env.reset(seed=cfg.seed * EPISODE_SEED_STRIDE + episode)
+    obs, episode_return, last_checkpoint = torch.as_tensor(obs_np), 0.0, start
+    info: dict[str, torch.Tensor] = {}
+    began, last_log, train_seconds = time.perf_counter(), start, 0.0
+    for step in range(start, cfg.total_steps):
+        tick = time.perf_counter()
+        if step < cfg.learning_starts:
+            action = low + (high - low) * torch.rand(action_dim, generator=generator)
+        else:
+            with torch.no_grad():
+                action = actor(obs[None].to(device), generator).action[0].cpu()
+        next_np, reward, terminated, truncated, _ = env.step(action.numpy())
+        next_obs = torch.as_tensor(next_np)
+        buffer.add(obs[None], action[None], torch.tensor([reward]), next_obs[None], torch.tensor([terminated]))
+        obs, episode_return = next_obs, episode_return + float(reward)
+
+        if step >= cfg.learning_starts:
+            batch = buffer.sample(cfg.batch_size, generator)
+            if device.type != "cpu":
+                batch = type(batch)(*(x.to(device) for x in batch))
+            temperature = log_temperature.detach().exp()
+            with torch.no_grad():
+                next_sample = actor(batch.next_obs, generator)
+                target = sac_critic_target(batch.reward, batch.done, target_critic(batch.next_obs, next_sample.action),
+                                           next_sample.log_prob, temperature, cfg.gamma)
+            critic_loss, info = sac_critic_loss(critic(batch.obs, batch.action), target)
+            critic_optimizer.zero_grad(set_to_none=True)
+            critic_loss.backward()
+            critic_optimizer.step()
+            if step % cfg.policy_frequency == 0:  # delayed, but as many actor steps as env steps (CleanRL)
+                critic.requires_grad_(False)
+                for _ in range(cfg.policy_frequency):
+                    sample = actor(batch.obs, generator)
+                    actor_loss, actor_info = sac_actor_loss(critic(batch.obs, sample.action), sample.log_prob,
+                                                            log_temperature.detach().exp())
+                    actor_optimizer.zero_grad(set_to_none=True)
+                    actor_loss.backward()
+                    actor_optimizer.step()
+                    info.update(actor_info)
+                    if target_entropy is not None:
+                        t_loss, t_info = temperature_loss(log_temperature, sample.log_prob, target_entropy)
+                        temperature_optimizer.zero_grad(set_to_none=True)
+                        t_loss.backward()
+                        temperature_optimizer.step()
+                        with torch.no_grad():
+                            log_temperature.clamp_(-LOG_TEMPERATURE_BOUND, LOG_TEMPERATURE_BOUND)
+                        info.update(t_info)
+                critic.requires_grad_(True)
+            polyak_update(target_critic, critic, cfg.target_ema)
+        train_seconds += time.perf_counter() - tick
+
+        done = step + 1
+        if terminated or truncated:
+            episode_returns.append(episode_return)
+            tracker.log(done, {"train/episode_return": episode_return})
+            episode += 1
+            obs_np, _ = env.reset(seed=cfg.seed * EPISODE_SEED_STRIDE + episode)
+            obs, episode_return = torch.as_tensor(obs_np), 0.0
+            if run_dir is not None and done - last_checkpoint >= cfg.checkpoint_every and done < cfg.total_steps:
+                save_training_state(run_dir.checkpoint_path, done, stateful, generator,
+                                    {"episode": episode, "curve": curve, "episode_returns": episode_returns})
+                last_checkpoint = done
+        if done % cfg.eval_every == 0 or done == cfg.total_steps:
+            record = {"step": done, "return": evaluate_policy(actor.cpu(), eval_env, cfg.eval_episodes,
+                                                              cfg.seed * EPISODE_SEED_STRIDE + 50_000),
+                      "temperature": float(log_temperature.detach().exp())}
+            actor.to(device)
+            curve.append(record)
+            tracker.log(done, {"eval/return": record["return"], "eval/temperature": record["temperature"]})
+        if done % cfg.log_every == 0 and info:
+            elapsed = time.perf_counter() - began
+            tracker.log(done, {**{k: float(v) for k, v in info.items()},
+                               "time/steps_per_sec": (done - last_log) / max(elapsed, 1e-9)})
+            began, last_log = time.perf_counter(), done
+
+    recent = episode_returns[-5:] or [float("nan")]
+    summary = {"method": "decoupled_regularization", "agent": "sac", "env": cfg.env.name,
+               "action_dim": action_dim, "action_scale": cfg.env.action_scale, "temperature_scheme": cfg.temperature,
+               "seed": cfg.seed, "steps": cfg.total_steps, "entropy_max": h_max, "entropy_min": h_min,
+               "entropy_target": target_entropy, "eval/return": curve[-1]["return"],
+               "eval/temperature": curve[-1]["temperature"], "train/recent_episode_return": float(np.mean(recent)),
+               "time/train_seconds": train_seconds}
+    tracker.close()
+    if run_dir is not None:
+        run_dir.write_summary({**summary, "curve": curve})
+    return TrainResult(summary, curve, {"actor": actor, "critic": critic})
+
+
+@torch.no_grad()
+def evaluate_soft_q(task: EscapeGrid | DistractorChain, mdp: TabularMDP, q_net: torch.nn.Module,
+                    temperature: torch.Tensor, optimal_policy: torch.Tensor) -> dict[str, float]:
+    """Exact evaluation of the learned soft-greedy policy softmax(Q / tau(s)) on every state."""
+    q = q_net(mdp.observe(torch.arange(mdp.n_states)))
+    policy = soft_policy(q, mdp.mask, temperature)
+    live = ~mdp.terminal
+    total_variation = 0.5 * (policy - optimal_policy).abs().sum(-1)[live]
+    p = policy[live].double()
+    entropy = -(p * torch.log(p.clamp_min(1e-300))).sum(-1)
+    normalised = entropy / torch.log(mdp.mask[live].sum(-1).double()).clamp_min(1e-12)
+    return {"expected_length": task.expected_length(policy), "policy_tv_mean": float(total_variation.mean()),
+            "policy_tv_max": float(total_variation.max()), "normalised_entropy_mean": float(normalised.mean())}
+
+
+def train_soft_q(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = None) -> TrainResult:
+    """Soft Q-learning (a soft DQN with a Polyak target) on a tabular task, one-hot states, masked actions."""
+    tracker = tracker or make_tracker(run_dir, console=False, tensorboard=False)
+    seed_everything(cfg.seed)
+    resolve_device(cfg.device)  # a one-hot MLP of this size runs on the CPU
+    task = make_tabular_task(cfg.env)
+    mdp = TabularMDP(task)
+    n_valid = mdp.mask.sum(-1)
+    temperature = (static_discrete_temperature(cfg.tau, n_valid) if cfg.temperature == "static"
+                   else torch.full((mdp.n_states,), cfg.tau, dtype=torch.float64)).float()
+    try:
+        _, optimal_q = soft_value_iteration(mdp.reward, mdp.next_state, mdp.mask, mdp.terminal, temperature.double(),
+                                            cfg.gamma)
+    except ArithmeticError as err:
+        raise AnthologyError(f"{err} (the exact soft optimum this run is compared with does not exist)") from err
+    optimal_policy = soft_policy(optimal_q.float(), mdp.mask, temperature)
+    q_net = make_mlp(mdp.n_states, cfg.hidden, mdp.n_actions, activation="relu")
+    target_net = copy.deepcopy(q_net).requires_grad_(False)
+    optimizer = torch.optim.Adam(q_net.parameters(), lr=cfg.lr_q)
+    buffer = ReplayBuffer(min(cfg.buffer_size, cfg.total_steps), mdp.n_states, 1, action_dtype=torch.long)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    holder = torch.nn.Module()
+    holder.q_net, holder.target_net = q_net, target_net
+    stateful = {"model": holder, "optimizer": optimizer, "buffer": buffer}
+    start, curve, state_index, episode_steps = 0, [], mdp.start, 0
+    if run_dir is not None:
+        run_dir.write_config(cfg, "decoupled_regularization", "custom")
+        if run_dir.has_checkpoint():
+            start, extra = load_training_state(run_dir.checkpoint_path, stateful, generator)
+            curve, state_index, episode_steps = extra["curve"], extra["state"], extra["episode_steps"]
+    tracker.start(cfg.total_steps, start, f"soft-q {cfg.temperature} {cfg.env.name}")
+    info: dict[str, torch.Tensor] = {}
+    for step in range(start, cfg.total_steps):
+        state = torch.tensor([state_index])
+        with torch.no_grad():
+            if step < cfg.learning_starts:
+                probs = mdp.mask[state].float()
+            else:
+                probs = soft_policy(q_net(mdp.observe(state)), mdp.mask[state], temperature[state])
+            action = torch.multinomial(probs, 1, generator=generator)[:, 0]
+        moved = mdp.step(state, action)
+        episode_steps += 1
+        buffer.add(mdp.observe(state), action[:, None], moved.reward, mdp.observe(moved.next_state), moved.terminated)
+        if bool(moved.terminated) or episode_steps >= cfg.env.max_episode_steps:
+            state_index, episode_steps = mdp.start, 0
+        else:
+            state_index = int(moved.next_state)
+
+        if step >= cfg.learning_starts:
+            batch = buffer.sample(cfg.batch_size, generator)
+            next_index = batch.next_obs.argmax(-1)
+            with torch.no_grad():
+                target = soft_q_target(batch.reward, batch.done, target_net(batch.next_obs), mdp.mask[next_index],
+                                       temperature[next_index], cfg.gamma)
+            q_sa = q_net(batch.obs).gather(1, batch.action)[:, 0]
+            loss, info = soft_q_loss(q_sa, target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            polyak_update(target_net, q_net, cfg.target_ema)
+        done = step + 1
+        if done % cfg.eval_every == 0 or done == cfg.total_steps:
+            record = {"step": done, **evaluate_soft_q(task, mdp, q_net, temperature, optimal_policy)}
+            curve.append(record)
+            tracker.log(done, {f"eval/{k}": v for k, v in record.items() if k != "step"})
+        if done % cfg.log_every == 0 and info:
+            tracker.log(done, {k: float(v) for k, v in info.items()})
+        if run_dir is not None and done % cfg.checkpoint_every == 0 and done < cfg.total_steps:
+            save_training_state(run_dir.checkpoint_path, done, stateful, generator,
+                                {"curve": curve, "state": state_index, "episode_steps": episode_steps})
+
+    optimal_length = task.expected_length(optimal_policy)
+    summary = {"method": "decoupled_regularization", "agent": "soft_q", "env": cfg.env.name,
+               "temperature_scheme": cfg.temperature, "tau": cfg.tau, "seed": cfg.seed, "steps": cfg.total_steps,
+               "optimal_expected_length": optimal_length,
+               **{f"eval/{k}": v for k, v in curve[-1].items() if k != "step"}}
+    tracker.close()
+    if run_dir is not None:
+        run_dir.write_summary({**summary, "curve": curve})
+    return TrainResult(summary, curve, {"q_net": q_net})
+

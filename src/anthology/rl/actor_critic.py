@@ -1,0 +1,39 @@
+"""SAC's networks: a tanh-squashed Gaussian actor on the environment's action box and an ensemble of
+Q-functions (twin critics by default) evaluated in one batched pass."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from anthology.nets.ensemble import EnsembleMLP
+from anthology.nets.mlp import make_mlp
+from anthology.rl.distributions import SquashedSample, bound_log_std, sample_squashed
+
+
+class SquashedGaussianActor(nn.Module):
+    """pi(a|s): a = bias + scale * tanh(u), u ~ N(mu(s), sigma(s)), on the box [low, high]."""
+
+    def __init__(self, obs_dim: int, low: torch.Tensor, high: torch.Tensor, hidden: Sequence[int]) -> None:
+        super().__init__()
+        self.action_dim = low.numel()
+        self.body = make_mlp(obs_dim, hidden, 2 * self.action_dim, activation="relu")
+        self.register_buffer("scale", (high - low).float() / 2)
+        self.register_buffer("bias", (high + low).float() / 2)
+
+    def forward(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> SquashedSample:
+        mean, raw_log_std = self.body(obs).chunk(2, dim=-1)  # [B, d] each
+        return sample_squashed(mean, bound_log_std(raw_log_std), self.scale, self.bias, generator)
+
+
+class QEnsemble(nn.Module):
+    """Q_j(s, a) for j = 1..members, one batched MLP: (obs [B, o], action [B, d]) -> [members, B]."""
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden: Sequence[int], members: int = 2) -> None:
+        super().__init__()
+        self.net = EnsembleMLP(members, obs_dim + action_dim, hidden, 1, activation="relu")
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([obs, action], dim=-1))[..., 0]
