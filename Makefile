@@ -1,5 +1,5 @@
-# make demo: set up .venv, run every method's demo reproduction, then write report/index.html
-# make test: set up .venv with the dev extra, then ruff, import-linter and pytest
+# make demo: set up .venv (with the control extra), run every method's demo reproduction, then write report/index.html
+# make test: set up .venv with the dev and control extras, then ruff, import-linter and pytest
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3
@@ -14,11 +14,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.core-installed: pyproject.toml | $(BIN)/python
-	$(PIP) -e . $(QUIET)
+	$(PIP) -e ".[control]" $(QUIET)
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(PIP) -e ".[dev]" $(QUIET)
+	$(PIP) -e ".[dev,control]" $(QUIET)
 	touch $@ $(VENV)/.core-installed
 
 demo: $(VENV)/.core-installed
@@ -47,6 +47,7 @@ bench: $(BENCH)/.installed
 	$(BENCH)/bin/python benchmarks/koopman_speed.py
 	$(BENCH)/bin/python benchmarks/maxent_gfn_vs_torchgfn.py
 	$(BENCH)/bin/python benchmarks/gfn_sampling_design.py
+	$(BENCH)/bin/python benchmarks/sac_vs_sb3.py
 
 clean:
 	rm -rf $(VENV) $(BENCH) runs report

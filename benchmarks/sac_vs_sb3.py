@@ -21,9 +21,8 @@ import time
 import numpy as np
 import torch
 
-from anthology.core.config import override
 from anthology.methods.decoupled_regularization.config import Config, EnvConfig
-from anthology.methods.decoupled_regularization.train import evaluate_policy, make_env, train
+from anthology.methods.decoupled_regularization.train import make_env, train
 
 OUT = pathlib.Path(__file__).parents[1] / "results" / "decoupled_regularization"
 STEPS, LEARNING_STARTS, EVAL_EPISODES = 10_000, 1_000, 10
@@ -38,7 +37,7 @@ def run_anthology(hidden: int, batch: int, seed: int) -> dict:
                  lr_actor=LR, lr_q=LR, lr_temperature=LR, policy_frequency=1, eval_every=STEPS,
                  eval_episodes=EVAL_EPISODES, seed=seed, log_every=STEPS)
     result = train(cfg)
-    return {"steps_per_sec": STEPS / result.summary["time/train_seconds"], "return": result.summary["eval/return"]}
+    return {"steps_per_sec": STEPS / result.train_seconds, "return": result.summary["eval/return"]}
 
 
 def run_sb3(hidden: int, batch: int, seed: int) -> dict:

@@ -8,6 +8,7 @@ what makes a CPU update fast when the networks are small. Each member is initial
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -45,7 +46,7 @@ class EnsembleMLP(nn.Module):
             raise ValueError(f"unknown activation '{activation}'; choose one of {sorted(ACTIVATIONS)}")
         widths = [in_dim, *hidden, out_dim]
         self.members = members
-        self.layers = nn.ModuleList(EnsembleLinear(members, a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.layers = nn.ModuleList(EnsembleLinear(members, a, b) for a, b in itertools.pairwise(widths))
         self.activation = ACTIVATIONS[activation]()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,7 @@ regularisation consistent. `holds` is computed from the numbers below, part by p
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import pathlib
 from typing import Any
 
@@ -165,7 +166,7 @@ def judge(rcfg: ReproduceConfig, claim_rows: list[ClaimRow]) -> tuple[bool, str]
     decoupled = [table[(f"escape grid n={n}", "static decoupled", "episode_length")] for n in ns]
     shortest = [table[(f"escape grid n={n}", "shortest path", "episode_length")] for n in ns]
     escape_ok = (all(d <= (1 + NEAR_SHORTEST) * s for d, s in zip(decoupled, shortest))
-                 and all(b > a for a, b in zip(fixed, fixed[1:])))
+                 and all(b > a for a, b in itertools.pairwise(fixed)))
     verdicts.append(escape_ok)
     evidence.append(f"escape grid (exact, tau {rcfg.escape_tau}) n={ns[0]}..{ns[-1]}: fixed length "
                     f"{fixed[0]:.1f} -> {fixed[-1]:.1f}, decoupled {decoupled[0]:.1f} -> {decoupled[-1]:.1f}, "
@@ -175,7 +176,7 @@ def judge(rcfg: ReproduceConfig, claim_rows: list[ClaimRow]) -> tuple[bool, str]
     infinite = float("inf")  # a missing row: soft value iteration diverged, the episodes never end
     cf = [table.get((f"chain k={k} exact", "fixed", "episode_length"), infinite) for k in ks]
     cd = [table.get((f"chain k={k} exact", "static decoupled", "episode_length"), infinite) for k in ks]
-    chain_ok = all(b > a for a, b in zip(cf, cf[1:])) and cd[-1] <= cd[0]  # fixed grows with k, decoupled not
+    chain_ok = all(b > a for a, b in itertools.pairwise(cf)) and cd[-1] <= cd[0]  # fixed grows with k, decoupled not
     verdicts.append(chain_ok)
     evidence.append(f"distractor chain (exact, tau {rcfg.chain_tau}) k={ks[0]}..{ks[-1]}: fixed length "
                     f"{cf[0]:.2f} -> {cf[-1]:.2f}, decoupled {cd[0]:.2f} -> {cd[-1]:.2f} "

@@ -22,8 +22,14 @@ from anthology.envs.escape_grid import EscapeGrid
 from anthology.envs.tabular import TabularMDP
 from anthology.nets.mlp import make_mlp
 from anthology.rl.actor_critic import QEnsemble, SquashedGaussianActor
-from anthology.rl.replay_buffer import ReplayBuffer
-from anthology.rl.sac import polyak_update, sac_actor_loss, sac_critic_loss, sac_critic_target, temperature_loss
+from anthology.rl.replay_buffer import Batch, ReplayBuffer
+from anthology.rl.sac import (
+    polyak_update,
+    sac_actor_loss,
+    sac_critic_loss,
+    sac_critic_target,
+    temperature_loss,
+)
 from anthology.rl.soft_q import soft_policy, soft_q_loss, soft_q_target, soft_value_iteration
 from anthology.rl.temperature import (
     box_entropy_range,
@@ -46,6 +52,8 @@ class TrainResult:
     curve: list[dict[str, float]]
     """One record per evaluation."""
     modules: dict[str, torch.nn.Module]
+    train_seconds: float = float("nan")
+    """Time spent acting, stepping, storing and updating (evaluation excluded)."""
 
 
 def is_discrete(cfg: EnvConfig) -> bool:
@@ -111,6 +119,53 @@ def evaluate_policy(actor: SquashedGaussianActor, env: Any, episodes: int, seed:
     return float(np.mean(returns))
 
 
+@dataclasses.dataclass
+class SACLearner:
+    actor: SquashedGaussianActor
+    critic: QEnsemble
+    target_critic: QEnsemble
+    log_temperature: torch.nn.Parameter
+    actor_optimizer: torch.optim.Optimizer
+    critic_optimizer: torch.optim.Optimizer
+    temperature_optimizer: torch.optim.Optimizer
+
+
+def sac_update(sac: SACLearner, batch: Batch, cfg: Config, target_entropy: float | None,
+               generator: torch.Generator, update_actor: bool = True) -> dict[str, torch.Tensor]:
+    """One SAC update as in CleanRL: a critic step; when `update_actor`, `policy_frequency` actor steps
+    (and temperature steps when it is learned); then a Polyak step of the target critics."""
+    temperature = sac.log_temperature.detach().exp()
+    with torch.no_grad():
+        next_sample = sac.actor(batch.next_obs, generator)
+        target = sac_critic_target(batch.reward, batch.done, sac.target_critic(batch.next_obs, next_sample.action),
+                                   next_sample.log_prob, temperature, cfg.gamma)
+    critic_loss, info = sac_critic_loss(sac.critic(batch.obs, batch.action), target)
+    sac.critic_optimizer.zero_grad(set_to_none=True)
+    critic_loss.backward()
+    sac.critic_optimizer.step()
+    if update_actor:  # delayed, but as many actor steps as env steps
+        sac.critic.requires_grad_(False)  # the actor loss needs dQ/da only, not the critics' weight gradients
+        for _ in range(cfg.policy_frequency):
+            sample = sac.actor(batch.obs, generator)
+            actor_loss, actor_info = sac_actor_loss(sac.critic(batch.obs, sample.action), sample.log_prob,
+                                                    sac.log_temperature.detach().exp())
+            sac.actor_optimizer.zero_grad(set_to_none=True)
+            actor_loss.backward()
+            sac.actor_optimizer.step()
+            info.update(actor_info)
+            if target_entropy is not None:
+                t_loss, t_info = temperature_loss(sac.log_temperature, sample.log_prob, target_entropy)
+                sac.temperature_optimizer.zero_grad(set_to_none=True)
+                t_loss.backward()
+                sac.temperature_optimizer.step()
+                with torch.no_grad():
+                    sac.log_temperature.clamp_(-LOG_TEMPERATURE_BOUND, LOG_TEMPERATURE_BOUND)
+                info.update(t_info)
+        sac.critic.requires_grad_(True)
+    polyak_update(sac.target_critic, sac.critic, cfg.target_ema)
+    return info
+
+
 def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = None) -> TrainResult:
     """Soft RL with a temperature decoupled from the action space (Mohammadpour, Frejinger, Bacon,
     "Decoupling regularization from the action space", ICLR 2024).
@@ -152,6 +207,8 @@ def train_sac(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | Non
     actor_optimizer = torch.optim.Adam(actor.parameters(), lr=cfg.lr_actor)
     critic_optimizer = torch.optim.Adam(critic.parameters(), lr=cfg.lr_q)
     temperature_optimizer = torch.optim.Adam([log_temperature], lr=cfg.lr_temperature)
+    sac = SACLearner(actor, critic, target_critic, log_temperature, actor_optimizer, critic_optimizer,
+                     temperature_optimizer)
     buffer = ReplayBuffer(min(cfg.buffer_size, cfg.total_steps), obs_dim, action_dim)
     generator = torch.Generator().manual_seed(cfg.seed)
     holder = torch.nn.Module()
@@ -188,35 +245,8 @@ def train_sac(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | Non
             batch = buffer.sample(cfg.batch_size, generator)
             if device.type != "cpu":
                 batch = type(batch)(*(x.to(device) for x in batch))
-            temperature = log_temperature.detach().exp()
-            with torch.no_grad():
-                next_sample = actor(batch.next_obs, generator)
-                target = sac_critic_target(batch.reward, batch.done, target_critic(batch.next_obs, next_sample.action),
-                                           next_sample.log_prob, temperature, cfg.gamma)
-            critic_loss, info = sac_critic_loss(critic(batch.obs, batch.action), target)
-            critic_optimizer.zero_grad(set_to_none=True)
-            critic_loss.backward()
-            critic_optimizer.step()
-            if step % cfg.policy_frequency == 0:  # delayed, but as many actor steps as env steps (CleanRL)
-                critic.requires_grad_(False)
-                for _ in range(cfg.policy_frequency):
-                    sample = actor(batch.obs, generator)
-                    actor_loss, actor_info = sac_actor_loss(critic(batch.obs, sample.action), sample.log_prob,
-                                                            log_temperature.detach().exp())
-                    actor_optimizer.zero_grad(set_to_none=True)
-                    actor_loss.backward()
-                    actor_optimizer.step()
-                    info.update(actor_info)
-                    if target_entropy is not None:
-                        t_loss, t_info = temperature_loss(log_temperature, sample.log_prob, target_entropy)
-                        temperature_optimizer.zero_grad(set_to_none=True)
-                        t_loss.backward()
-                        temperature_optimizer.step()
-                        with torch.no_grad():
-                            log_temperature.clamp_(-LOG_TEMPERATURE_BOUND, LOG_TEMPERATURE_BOUND)
-                        info.update(t_info)
-                critic.requires_grad_(True)
-            polyak_update(target_critic, critic, cfg.target_ema)
+            info = sac_update(sac, batch, cfg, target_entropy, generator,
+                              update_actor=step % cfg.policy_frequency == 0)
         train_seconds += time.perf_counter() - tick
 
         done = step + 1
@@ -226,10 +256,6 @@ def train_sac(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | Non
             episode += 1
             obs_np, _ = env.reset(seed=cfg.seed * EPISODE_SEED_STRIDE + episode)
             obs, episode_return = torch.as_tensor(obs_np), 0.0
-            if run_dir is not None and done - last_checkpoint >= cfg.checkpoint_every and done < cfg.total_steps:
-                save_training_state(run_dir.checkpoint_path, done, stateful, generator,
-                                    {"episode": episode, "curve": curve, "episode_returns": episode_returns})
-                last_checkpoint = done
         if done % cfg.eval_every == 0 or done == cfg.total_steps:
             record = {"step": done, "return": evaluate_policy(actor.cpu(), eval_env, cfg.eval_episodes,
                                                               cfg.seed * EPISODE_SEED_STRIDE + 50_000),
@@ -242,18 +268,24 @@ def train_sac(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | Non
             tracker.log(done, {**{k: float(v) for k, v in info.items()},
                                "time/steps_per_sec": (done - last_log) / max(elapsed, 1e-9)})
             began, last_log = time.perf_counter(), done
+        at_episode_start = terminated or truncated  # the env was just reset from a seed: resumable here
+        if (run_dir is not None and at_episode_start and done - last_checkpoint >= cfg.checkpoint_every
+                and done < cfg.total_steps):
+            save_training_state(run_dir.checkpoint_path, done, stateful, generator,
+                                {"episode": episode, "curve": curve, "episode_returns": episode_returns})
+            last_checkpoint = done
 
     recent = episode_returns[-5:] or [float("nan")]
     summary = {"method": "decoupled_regularization", "agent": "sac", "env": cfg.env.name,
                "action_dim": action_dim, "action_scale": cfg.env.action_scale, "temperature_scheme": cfg.temperature,
                "seed": cfg.seed, "steps": cfg.total_steps, "entropy_max": h_max, "entropy_min": h_min,
                "entropy_target": target_entropy, "eval/return": curve[-1]["return"],
-               "eval/temperature": curve[-1]["temperature"], "train/recent_episode_return": float(np.mean(recent)),
-               "time/train_seconds": train_seconds}
+               "eval/temperature": curve[-1]["temperature"], "train/recent_episode_return": float(np.mean(recent))}
+    tracker.log(cfg.total_steps, {"time/train_seconds": train_seconds})
     tracker.close()
     if run_dir is not None:
         run_dir.write_summary({**summary, "curve": curve})
-    return TrainResult(summary, curve, {"actor": actor, "critic": critic})
+    return TrainResult(summary, curve, {"actor": actor, "critic": critic}, train_seconds)
 
 
 @torch.no_grad()

@@ -1,0 +1,158 @@
+"""Decoupled regularization: smoke, determinism, gradients, exact answers, learning, resume, bad input."""
+
+import copy
+import json
+import math
+
+import pytest
+import torch
+
+from anthology.cli import main
+from anthology.core.config import override
+from anthology.core.errors import AnthologyError
+from anthology.core.run_dir import RunDir
+from anthology.methods.decoupled_regularization import PRESETS, REPRODUCE_PRESETS, EnvConfig, reproduce, train
+from anthology.methods.decoupled_regularization.reproduce import chain_actions, exact_soft_policy
+from anthology.methods.decoupled_regularization.train import SACLearner, entropy_target, sac_update
+from anthology.rl.actor_critic import QEnsemble, SquashedGaussianActor
+from anthology.rl.replay_buffer import Batch
+from anthology.testing import (
+    KillAtStep,
+    SimulatedKill,
+    assert_all_parameters_change,
+    assert_deterministic,
+    assert_learns_to_threshold,
+    assert_summaries_equal,
+)
+
+TINY = PRESETS["tiny"]
+CHAIN = override(REPRODUCE_PRESETS["tiny"].chain_train, **{"env.chain": chain_actions(4)})
+
+
+@pytest.mark.parametrize("scheme", ["fixed", "static", "auto", "dynamic"])
+def test_tiny_preset_runs_every_temperature_scheme(scheme):
+    s = train(override(TINY, temperature=scheme, **{"env.copies": 2})).summary
+    assert s["action_dim"] == 2 and s["steps"] == 400 and math.isfinite(s["eval/return"])
+    if scheme in ("fixed", "static"):  # a fixed temperature never moves
+        expected = 0.2 if scheme == "fixed" else 0.2 / (2 * (math.log(2.0) - math.log(1e-3)))
+        assert s["eval/temperature"] == pytest.approx(expected, rel=1e-6)
+    else:
+        assert s["eval/temperature"] != pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("scheme", ["fixed", "static"])
+def test_tiny_soft_q_runs_on_both_discrete_tasks(scheme):
+    for env in (EnvConfig(name="distractor_chain", chain=(2, 5)), EnvConfig(name="escape_grid", escape_dims=2)):
+        s = train(override(CHAIN, temperature=scheme, env=env)).summary
+        assert s["agent"] == "soft_q" and s["eval/expected_length"] >= s["optimal_expected_length"] * 0.99
+
+
+def test_tiny_preset_through_the_cli(tmp_path):
+    assert main(["train", "decoupled_regularization", "--preset", "tiny", "--runs", str(tmp_path), "--quiet",
+                 "--temperature", "static"]) == 0
+    (run,) = list((tmp_path / "decoupled_regularization" / "tiny").iterdir())
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["temperature_scheme"] == "static" and summary["curve"][-1]["step"] == 400
+
+
+def test_same_seed_same_metrics_other_seed_different():
+    assert_deterministic(lambda seed: train(override(TINY, seed=seed, total_steps=300)).summary)
+    assert_deterministic(lambda seed: train(override(CHAIN, seed=seed)).summary)
+
+
+@pytest.mark.parametrize("scheme", ["auto", "fixed"])
+def test_every_parameter_changes_and_gradients_are_finite(scheme):
+    torch.manual_seed(0)
+    cfg = override(TINY, temperature=scheme, policy_frequency=1)
+    low, high = -torch.ones(3), torch.ones(3)
+    actor, critic = SquashedGaussianActor(5, low, high, (16, 16)), QEnsemble(5, 3, (16, 16))
+    target = copy.deepcopy(critic).requires_grad_(False)
+    log_t = torch.nn.Parameter(torch.zeros(()))
+    sac = SACLearner(actor, critic, target, log_t, torch.optim.Adam(actor.parameters(), 1e-2),
+                     torch.optim.Adam(critic.parameters(), 1e-2), torch.optim.Adam([log_t], 1e-2))
+    batch = Batch(torch.randn(32, 5), torch.rand(32, 3) * 2 - 1, torch.randn(32), torch.randn(32, 5),
+                  torch.zeros(32, dtype=torch.bool))
+    holder = torch.nn.Module()
+    holder.actor, holder.critic, holder.log_t = actor, critic, log_t
+    targets_before = [p.clone() for p in target.parameters()]
+
+    def update():
+        sac_update(sac, batch, cfg, entropy_target(cfg, low, high), torch.Generator().manual_seed(0))
+
+    assert_all_parameters_change(holder, update, ignore=("log_t",) if scheme == "fixed" else ())
+    assert all(not torch.equal(a, b) for a, b in zip(targets_before, target.parameters()))  # Polyak moved them
+    assert float(log_t.detach()) == 0.0 or scheme == "auto"
+
+
+def test_learned_soft_q_matches_soft_value_iteration_exactly_on_a_small_chain():
+    cfg = override(CHAIN, total_steps=2500, eval_every=2500, learning_starts=300)
+    for scheme in ("fixed", "static"):
+        s = train(override(cfg, temperature=scheme)).summary
+        # 5 seeds (2500 steps): mean total variation to the exact soft-optimal policy 0.0004..0.003 (fixed),
+        # 0.0003..0.002 (static); lengths equal the exact ones to 2 decimals.
+        assert s["eval/policy_tv_mean"] < 0.02
+        assert s["eval/expected_length"] == pytest.approx(s["optimal_expected_length"], rel=0.02)
+
+
+def test_exact_chain_fixed_temperature_lingers_where_actions_are_many_and_decoupled_does_not():
+    from anthology.envs.distractor_chain import DistractorChain
+
+    lengths = {}
+    for k in (1, 8):
+        chain = DistractorChain(chain_actions(k))
+        lengths[k] = {d: chain.expected_length(exact_soft_policy(chain, 0.4, d)) for d in (False, True)}
+    # soft value iteration (gamma 1, tau 0.4): fixed 6.54 -> 12.01 steps, decoupled 6.54 -> 6.37; shortest 6
+    assert lengths[1][False] == pytest.approx(lengths[1][True])  # log 2 < 1: the clamp makes them equal
+    assert lengths[8][False] == pytest.approx(12.01, abs=0.01) and lengths[8][True] == pytest.approx(6.37, abs=0.01)
+
+
+@pytest.mark.learning
+def test_sac_learns_pendulum():
+    cfg = override(PRESETS["quick"], hidden=(64, 64), batch_size=64, total_steps=5000, eval_every=5000,
+                   learning_starts=500, eval_episodes=3)
+    returns = [train(override(cfg, seed=seed)).summary["eval/return"] for seed in (0, 1)]
+    # 5 seeds, 5000 steps: final return RANGE (random policy about -1200; solved is about -150).
+    assert_learns_to_threshold(returns, -600, higher_is_better=True, name="Pendulum return")
+
+
+def test_a_killed_run_resumes_to_the_same_summary(tmp_path):
+    cfg = override(TINY, total_steps=500, checkpoint_every=200)
+    whole = train(cfg, run_dir=RunDir.create("decoupled_regularization", "tiny", 0, tmp_path / "a"))
+    run = RunDir.create("decoupled_regularization", "tiny", 0, tmp_path / "b")
+    with pytest.raises(SimulatedKill):
+        train(cfg, tracker=KillAtStep(400), run_dir=run)
+    assert run.has_checkpoint()
+    resumed = train(cfg, run_dir=run)
+    assert_summaries_equal(resumed.summary, whole.summary)
+    assert resumed.curve == whole.curve
+
+
+def test_a_killed_soft_q_run_resumes_to_the_same_summary(tmp_path):
+    cfg = override(CHAIN, total_steps=500, checkpoint_every=200, eval_every=100, log_every=100)
+    whole = train(cfg, run_dir=RunDir.create("decoupled_regularization", "tiny", 0, tmp_path / "a"))
+    run = RunDir.create("decoupled_regularization", "tiny", 0, tmp_path / "b")
+    with pytest.raises(SimulatedKill):
+        train(cfg, tracker=KillAtStep(300), run_dir=run)
+    resumed = train(cfg, run_dir=run)
+    assert_summaries_equal(resumed.summary, whole.summary)
+
+
+def test_mistakes_are_one_line_user_errors():
+    with pytest.raises(AnthologyError, match="discrete actions"):
+        train(override(CHAIN, temperature="auto"))
+    with pytest.raises(AnthologyError, match="unknown env"):
+        train(override(TINY, **{"env.name": "pendullum"}))
+    with pytest.raises(AnthologyError, match="tau"):
+        train(override(TINY, tau=0.0))
+    with pytest.raises(AnthologyError, match="does not exist"):  # 64 distractors at tau 0.3: no soft optimum
+        train(override(CHAIN, tau=0.3, gamma=1.0, **{"env.chain": (2, 65)}))
+
+
+@pytest.mark.learning
+def test_tiny_reproduction_writes_a_claim(tmp_path):
+    claim = reproduce("tiny", out=tmp_path / "out", root=tmp_path / "runs", workers=1)
+    assert (tmp_path / "out" / "claim.json").exists()
+    table = {(r.setting, r.variant, r.metric): r.mean for r in claim.table}
+    assert table[("escape grid n=3", "fixed", "episode_length")] == pytest.approx(11.3, abs=0.05)  # the notes
+    assert table[("escape grid n=3", "static decoupled", "episode_length")] == pytest.approx(9.2, abs=0.05)
+    assert "escape grid" in claim.evidence and "holds" in claim.evidence
