@@ -4,8 +4,8 @@ import pytest
 from anthology.core.errors import AnthologyError, UnknownNameError
 
 pytest.importorskip("dm_control", reason="the control extra (dm_control, mujoco) is installed by make test")
-from anthology.envs.control_suite import make_control_suite, split_task_name  # noqa: E402
-from anthology.envs.stacked_pendulum import rescale_actions  # noqa: E402
+from anthology.envs.control_suite import make_control_suite, split_task_name
+from anthology.envs.stacked_pendulum import rescale_actions
 
 
 def test_a_suite_task_speaks_gymnasium_and_truncates_at_its_time_limit():
