@@ -1,5 +1,5 @@
 # make demo: set up .venv (with the control extra), run every method's demo reproduction, then write report/index.html
-# make test: set up .venv with the dev and control extras, then ruff, import-linter and pytest
+# make test: set up .venv with the dev, control and chem extras, then ruff, import-linter and pytest
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3
@@ -18,7 +18,8 @@ $(VENV)/.core-installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(PIP) -e ".[dev,control]" $(QUIET)
+	$(PIP) -e ".[dev,control,chem]" $(QUIET)
+	$(PIP) --no-deps molsets $(QUIET)  # MOSES SMILES; its own dependencies do not build on Python 3.11
 	touch $@ $(VENV)/.core-installed
 
 demo: $(VENV)/.core-installed

@@ -1,10 +1,11 @@
-"""`anthology` command line: list, train, reproduce, report.
+"""`anthology` command line: list, train, reproduce, report, data.
 
     anthology list
     anthology train <method> [--preset tiny|demo|quick|paper] [--resume last|PATH] [--runs DIR] [--quiet]
                              [any config field, e.g. --steps 500 --model.latent-dim 16]
     anthology reproduce <method>|all [--preset demo|quick|paper] [--workers N] [--resume] [--out DIR]
     anthology report [--runs DIR] [--results DIR] [--out DIR]
+    anthology data list|fetch [--names FILE ...] [--dest DIR]
 
 Mistakes (a wrong method or preset name, a bad override, a missing extra) print one line saying what
 to do and exit with code 2.
@@ -199,8 +200,38 @@ def cmd_report(args: list[str]) -> int:
     return 0
 
 
+@dataclasses.dataclass(frozen=True)
+class DataArgs:
+    names: tuple[str, ...] = ()
+    """fetch only: the files to download (default: all of them)."""
+    dest: str | None = None
+    """fetch only: where to put them (default: the user cache, $ANTHOLOGY_CACHE/data)."""
+
+
+def cmd_data(args: list[str]) -> int:
+    """`anthology data list`: each molecular data file and where it is found; `anthology data fetch`:
+    download them from their public sources into the cache (checksums verified)."""
+    from anthology.chem.data import DATA_FILES, data_file, fetch_data_files
+
+    action = args.pop(0) if args and not args[0].startswith("-") else "list"
+    if action not in ("list", "fetch"):
+        raise UnknownNameError("data action", action, ("list", "fetch"))
+    opts = _parse(DataArgs, args, f"anthology data {action}")
+    if action == "fetch":
+        for path in fetch_data_files(list(opts.names) or None, pathlib.Path(opts.dest) if opts.dest else None):
+            print(f"ok  {path}")
+        return 0
+    for name, spec in DATA_FILES.items():
+        try:
+            where = str(data_file(name))
+        except AnthologyError:
+            where = "missing"
+        print(f"{name:34s} {where}  ({spec.what})")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
-    "list": cmd_list, "train": cmd_train, "reproduce": cmd_reproduce, "report": cmd_report,
+    "list": cmd_list, "train": cmd_train, "reproduce": cmd_reproduce, "report": cmd_report, "data": cmd_data,
 }
 
 

@@ -1,0 +1,137 @@
+"""The 2021 sEH proxy (Bengio et al., "Flow network based generative models...", NeurIPS 2021), in plain
+torch, loaded from the published weights (`seh/seh_proxy_2021_params.npz`, arrays p00..p21).
+
+Architecture (as published): per-atom features (71: element type one-hot for H, C, N, O, F or other,
+acceptor/donor flags (left at 0, as in the published featuriser), aromatic, sp/sp2/sp3, hydrogen count,
+atomic-number one-hot 1..56, and a stem flag left at 0); a linear layer to 64 and LeakyReLU; 12 rounds of
+edge-conditioned convolution (NNConv: the message x_j W(e_ij), W(e) a 4 -> 128 -> 64x64 MLP of the bond
+type one-hot, mean aggregation, plus a root term and bias) followed by LeakyReLU and a GRU; a Set2Set
+readout (3 steps); a linear head. Its output is the predicted (negated) docking score; the GFlowNet task
+divides it by 8.
+
+Array map: p00/p01 lin0; p02 NNConv root (64x64), p03 its bias; p04-p07 the edge MLP; p08-p11 GRU;
+p12-p15 an unused per-stem head; p16-p19 Set2Set's LSTM; p20/p21 the output head. The root matrix is
+applied as stored, x @ p02 (torch-geometric 1.6's `root` parameter, in x out), unlike the
+recursionpharma port, which loads it as a Linear weight (x @ p02^T); `root_as_stored=False` gives the
+port's reading. Which one is right is checked against Vina (`anthology.chem` tests and the LambdaZero
+validation results).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from anthology.core.errors import require
+
+N_ATOMIC_NUMBERS = 56
+N_FEATURES = 14 + N_ATOMIC_NUMBERS + 1
+DIM, CONV_STEPS, SET2SET_STEPS = 64, 12, 3
+ATOM_TYPES = {"H": 0, "C": 1, "N": 2, "O": 3, "F": 4}
+REWARD_SCALE = 8.0  # the GFlowNet sEH task's reward is proxy / 8
+
+
+def featurize(mol: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(x [atoms, 71], edge_index [2, 2 * bonds], edge_attr [2 * bonds, 4]) of an RDKit molecule."""
+    chem = require("rdkit.Chem", "chem")
+    hybrid = chem.rdchem.HybridizationType
+    x = np.zeros((mol.GetNumAtoms(), N_FEATURES), dtype=np.float32)
+    for i, atom in enumerate(mol.GetAtoms()):
+        x[i, ATOM_TYPES.get(atom.GetSymbol(), 5)] = 1.0
+        x[i, 9] = float(atom.GetIsAromatic())
+        h = atom.GetHybridization()
+        x[i, 10], x[i, 11], x[i, 12] = h == hybrid.SP, h == hybrid.SP2, h == hybrid.SP3
+        x[i, 13] = atom.GetTotalNumHs(includeNeighbors=True)
+        if 1 <= atom.GetAtomicNum() <= N_ATOMIC_NUMBERS:
+            x[i, 14 + atom.GetAtomicNum() - 1] = 1.0
+    bond_types = {chem.BondType.SINGLE: 0, chem.BondType.DOUBLE: 1, chem.BondType.TRIPLE: 2,
+                  chem.BondType.AROMATIC: 3}
+    pairs, kinds = [], []
+    for bond in mol.GetBonds():
+        a, b, kind = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx(), bond_types.get(bond.GetBondType(), 0)
+        pairs += [(a, b), (b, a)]
+        kinds += [kind, kind]
+    if pairs:
+        edge_index = torch.tensor(pairs, dtype=torch.long).T
+        edge_attr = F.one_hot(torch.tensor(kinds), 4).float()
+    else:  # a single atom: one self-loop with a zero bond feature, as the published featuriser does
+        edge_index, edge_attr = torch.zeros(2, 1, dtype=torch.long), torch.zeros(1, 4)
+    return torch.from_numpy(x), edge_index, edge_attr
+
+
+class SEHProxy(nn.Module):
+    def __init__(self, root_as_stored: bool = True) -> None:
+        super().__init__()
+        self.root_as_stored = root_as_stored
+        self.lin0 = nn.Linear(N_FEATURES, DIM)
+        self.edge_net = nn.Sequential(nn.Linear(4, 128), nn.LeakyReLU(), nn.Linear(128, DIM * DIM))
+        self.root = nn.Parameter(torch.zeros(DIM, DIM))
+        self.conv_bias = nn.Parameter(torch.zeros(DIM))
+        self.gru = nn.GRU(DIM, DIM)
+        self.set2set_lstm = nn.LSTM(2 * DIM, DIM)
+        self.head = nn.Linear(2 * DIM, 1)
+
+    @classmethod
+    def from_npz(cls, path: str | os.PathLike, root_as_stored: bool = True) -> SEHProxy:
+        model = cls(root_as_stored)
+        with np.load(path) as z:
+            p = {k: torch.from_numpy(np.array(z[k])) for k in z.files}
+        targets = {"lin0.weight": "p00", "lin0.bias": "p01", "conv_bias": "p03",
+                   "edge_net.0.weight": "p04", "edge_net.0.bias": "p05", "edge_net.2.weight": "p06",
+                   "edge_net.2.bias": "p07", "gru.weight_ih_l0": "p08", "gru.weight_hh_l0": "p09",
+                   "gru.bias_ih_l0": "p10", "gru.bias_hh_l0": "p11", "set2set_lstm.weight_ih_l0": "p16",
+                   "set2set_lstm.weight_hh_l0": "p17", "set2set_lstm.bias_ih_l0": "p18",
+                   "set2set_lstm.bias_hh_l0": "p19", "head.weight": "p20", "head.bias": "p21"}
+        state = {name: p[key] for name, key in targets.items()}
+        state["root"] = p["p02"] if root_as_stored else p["p02"].T
+        model.load_state_dict(state)
+        return model.eval().requires_grad_(False)
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor,
+                batch: torch.Tensor, n_graphs: int) -> torch.Tensor:
+        """Predicted score per graph [n_graphs] for a disjoint union of graphs (`batch` = graph of each atom)."""
+        out = F.leaky_relu(self.lin0(x))  # [N, 64]
+        h = out[None]
+        weights = self.edge_net(edge_attr).view(-1, DIM, DIM)  # [E, 64, 64], fixed across rounds
+        source, target = edge_index
+        degree = torch.zeros(x.shape[0]).index_add_(0, target, torch.ones(target.shape[0])).clamp_min(1)
+        for _ in range(CONV_STEPS):
+            messages = torch.bmm(out[source][:, None], weights)[:, 0]  # [E, 64]: x_j W(e_ij)
+            aggregated = torch.zeros_like(out).index_add_(0, target, messages) / degree[:, None]
+            m = F.leaky_relu(aggregated + out @ self.root + self.conv_bias)
+            out, h = self.gru(m[None], h)
+            out = out[0]
+        q_star = torch.zeros(n_graphs, 2 * DIM)
+        state = (torch.zeros(1, n_graphs, DIM), torch.zeros(1, n_graphs, DIM))
+        for _ in range(SET2SET_STEPS):
+            q, state = self.set2set_lstm(q_star[None], state)
+            q = q[0]  # [G, 64]
+            e = (out * q[batch]).sum(-1)  # [N]
+            e = e - torch.zeros(n_graphs).scatter_reduce(0, batch, e, "amax", include_self=False)[batch]
+            a = e.exp()
+            a = a / torch.zeros(n_graphs).index_add_(0, batch, a)[batch]
+            readout = torch.zeros(n_graphs, DIM).index_add_(0, batch, a[:, None] * out)
+            q_star = torch.cat([q, readout], dim=-1)
+        return self.head(q_star)[:, 0]
+
+    @torch.no_grad()
+    def score_mols(self, mols: Sequence[Any], batch_size: int = 256) -> torch.Tensor:
+        """Proxy scores of RDKit molecules, batched [len(mols)]."""
+        scores = []
+        for start in range(0, len(mols), batch_size):
+            graphs = [featurize(m) for m in mols[start:start + batch_size]]
+            xs, edges, attrs, batch, offset = [], [], [], [], 0
+            for g, (x, edge_index, edge_attr) in enumerate(graphs):
+                xs.append(x)
+                edges.append(edge_index + offset)
+                attrs.append(edge_attr)
+                batch.append(torch.full((x.shape[0],), g, dtype=torch.long))
+                offset += x.shape[0]
+            scores.append(self(torch.cat(xs), torch.cat(edges, 1), torch.cat(attrs), torch.cat(batch), len(graphs)))
+        return torch.cat(scores) if scores else torch.zeros(0)
