@@ -1,0 +1,282 @@
+"""Oracles behind one interface, every call stored in an embedded SQLite cache.
+
+An oracle maps canonical SMILES to a score (higher is better) or to a recorded failure; it never raises
+for a bad molecule. Three kinds:
+
+- `VinaOracle`: AutoDock Vina against the sEH receptor 4JNC (box and receptor of the original work),
+  ligands embedded by RDKit (ETKDG + MMFF, seeded) and prepared by meeko; the score is -E (kcal/mol).
+  Docks run in worker processes, each with its own Vina grid maps; a dock that exceeds `timeout` is
+  recorded as a timeout and its worker is replaced.
+- `ProxyOracle`: the 2021 sEH proxy (`chem.seh_proxy`), batched in-process.
+- `RDKitOracle`: any property of `chem.scoring` (QED, -SA, ...).
+
+`CachedOracle` puts any of them behind the cache, keyed by canonical SMILES, oracle name and settings:
+a repeated molecule is never scored twice, and each result is committed as soon as it arrives, so a
+killed run loses no finished dock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import pathlib
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol
+
+from anthology.chem.scoring import canonical_smiles, score_smiles, to_mol
+from anthology.core.errors import AnthologyError, require
+
+SEH_BOX_CENTER = (-13.4, 26.3, -13.3)  # Angstrom, the co-crystal ligand's site (LambdaZero / GFlowNet)
+SEH_BOX_SIZE = (20.0, 16.3, 18.5)
+
+
+@dataclasses.dataclass(frozen=True)
+class OracleResult:
+    smiles: str
+    value: float | None  # None when status is not "ok"
+    status: str  # ok | invalid | failed | timeout
+    message: str = ""
+    seconds: float = 0.0
+    cached: bool = False
+
+
+class Oracle(Protocol):
+    name: str
+
+    def settings(self) -> dict[str, Any]: ...
+
+    def score(self, smiles: Sequence[str]) -> Iterable[OracleResult]:
+        """One result per SMILES, in order; may be a generator (the cache stores each as it comes)."""
+
+
+# ---- the cache ------------------------------------------------------------------------------------
+class OracleCache:
+    """SQLite table of oracle results keyed by (canonical SMILES, oracle, settings)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = pathlib.Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, smiles TEXT, oracle TEXT, "
+                        "settings TEXT, value REAL, status TEXT, message TEXT, seconds REAL, created REAL)")
+        self.db.commit()
+
+    @staticmethod
+    def key(smiles: str, oracle: str, settings: dict[str, Any]) -> str:
+        text = json.dumps([smiles, oracle, settings], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def get(self, smiles: str, oracle: str, settings: dict[str, Any]) -> OracleResult | None:
+        row = self.db.execute("SELECT value, status, message, seconds FROM results WHERE key = ?",
+                              (self.key(smiles, oracle, settings),)).fetchone()
+        if row is None:
+            return None
+        return OracleResult(smiles, row[0], row[1], row[2], row[3], cached=True)
+
+    def put(self, result: OracleResult, oracle: str, settings: dict[str, Any]) -> None:
+        self.db.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (self.key(result.smiles, oracle, settings), result.smiles, oracle,
+                         json.dumps(settings, sort_keys=True), result.value, result.status, result.message,
+                         result.seconds, time.time()))
+        self.db.commit()
+
+    def __len__(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class CachedOracle:
+    """An oracle behind the cache; `score` canonicalises, answers repeats from the cache and stores every
+    new result the moment the wrapped oracle returns it."""
+
+    def __init__(self, oracle: Any, cache: OracleCache) -> None:
+        self.oracle, self.cache = oracle, cache
+        self.name = oracle.name
+
+    def settings(self) -> dict[str, Any]:
+        return self.oracle.settings()
+
+    def score(self, smiles: Sequence[str]) -> list[OracleResult]:
+        settings = self.oracle.settings()
+        out: list[OracleResult | None] = []
+        todo: dict[str, list[int]] = {}
+        for i, s in enumerate(smiles):
+            canonical = canonical_smiles(s)
+            if canonical is None:
+                out.append(OracleResult(s, None, "invalid", "RDKit cannot parse this SMILES"))
+                continue
+            hit = self.cache.get(canonical, self.name, settings)
+            out.append(hit)
+            if hit is None:
+                todo.setdefault(canonical, []).append(i)
+        if todo:
+            for result in self.oracle.score(list(todo)):
+                self.cache.put(result, self.name, settings)
+                for i in todo[result.smiles]:
+                    out[i] = result
+        return [r for r in out if r is not None]
+
+
+# ---- RDKit and proxy oracles ------------------------------------------------------------------------
+@dataclasses.dataclass
+class RDKitOracle:
+    prop: str = "qed"
+    sign: float = 1.0  # -1 to minimise (e.g. SA)
+
+    @property
+    def name(self) -> str:
+        return f"rdkit-{self.prop}"
+
+    def settings(self) -> dict[str, Any]:
+        return {"prop": self.prop, "sign": self.sign}
+
+    def score(self, smiles: Sequence[str]) -> list[OracleResult]:
+        return [OracleResult(s, self.sign * r[self.prop], "ok") if r["valid"]
+                else OracleResult(s, None, "invalid", "RDKit cannot parse this SMILES")
+                for s, r in zip(smiles, score_smiles(smiles))]
+
+
+@dataclasses.dataclass
+class ProxyOracle:
+    weights: str  # path of seh_proxy_2021_params.npz
+    root_as_stored: bool = True
+    name: str = "seh-proxy-2021"
+
+    def __post_init__(self) -> None:
+        from anthology.chem.seh_proxy import SEHProxy
+
+        self.model = SEHProxy.from_npz(self.weights, self.root_as_stored)
+
+    def settings(self) -> dict[str, Any]:
+        return {"root_as_stored": self.root_as_stored}
+
+    def score(self, smiles: Sequence[str]) -> list[OracleResult]:
+        mols = [to_mol(s) for s in smiles]
+        good = [i for i, m in enumerate(mols) if m is not None]
+        tick = time.perf_counter()
+        values = self.model.score_mols([mols[i] for i in good]).tolist() if good else []
+        each = (time.perf_counter() - tick) / max(len(good), 1)
+        by_index = dict(zip(good, values))
+        return [OracleResult(s, by_index[i], "ok", seconds=each) if i in by_index
+                else OracleResult(s, None, "invalid", "RDKit cannot parse this SMILES") for i, s in enumerate(smiles)]
+
+
+# ---- Vina ---------------------------------------------------------------------------------------------
+_VINA: dict[tuple, Any] = {}  # per worker process: grid maps are computed once per receptor and box
+
+
+def _vina_for(receptor: str, center: tuple, size: tuple, seed: int) -> Any:
+    key = (receptor, center, size, seed)
+    if key not in _VINA:
+        vina = require("vina", "chem")
+        v = vina.Vina(sf_name="vina", cpu=1, seed=seed, verbosity=0)
+        v.set_receptor(receptor)
+        v.compute_vina_maps(center=list(center), box_size=list(size))
+        _VINA[key] = v
+    return _VINA[key]
+
+
+def prepare_ligand(smiles: str, seed: int) -> str:
+    """PDBQT text of one RDKit conformer (ETKDG, then MMFF) prepared by meeko; raises ValueError."""
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    mol = to_mol(smiles)
+    if mol is None:
+        raise ValueError("RDKit cannot parse this SMILES")
+    mol = Chem.AddHs(mol)
+    params = AllChem.ETKDGv3()
+    params.randomSeed = seed
+    if AllChem.EmbedMolecule(mol, params) != 0:
+        raise ValueError("RDKit could not embed a 3-D conformer")
+    if AllChem.MMFFHasAllMoleculeParams(mol):
+        AllChem.MMFFOptimizeMolecule(mol)
+    meeko = require("meeko", "chem")
+    setups = meeko.MoleculePreparation().prepare(mol)
+    pdbqt, ok, error = meeko.PDBQTWriterLegacy.write_string(setups[0])
+    if not ok:
+        raise ValueError(f"meeko could not prepare the ligand: {error}")
+    return pdbqt
+
+
+def dock_one(smiles: str, receptor: str, center: tuple, size: tuple, exhaustiveness: int,
+             seed: int) -> OracleResult:
+    """Dock one ligand in this process; failures are results, not exceptions."""
+    tick = time.perf_counter()
+    try:
+        ligand = prepare_ligand(smiles, seed)
+        v = _vina_for(receptor, center, size, seed)
+        v.set_ligand_from_string(ligand)
+        v.dock(exhaustiveness=exhaustiveness, n_poses=1)
+        energy = float(v.energies(n_poses=1)[0][0])
+        if not math.isfinite(energy):
+            raise ValueError("Vina returned a non-finite energy")
+        return OracleResult(smiles, -energy, "ok", seconds=time.perf_counter() - tick)
+    except Exception as err:
+        return OracleResult(smiles, None, "failed", f"{type(err).__name__}: {err}"[:300],
+                            time.perf_counter() - tick)
+
+
+def run_with_timeout(fn: Callable[..., OracleResult], items: Sequence[str], args: tuple, workers: int,
+                     timeout: float) -> Iterator[OracleResult]:
+    """Yield fn(item, *args) for every item, in input order, computed in `workers` spawned processes.
+    An item still running `timeout` seconds after it is waited for becomes a timeout result and the pool
+    is replaced (what other workers had finished is kept)."""
+    context = multiprocessing.get_context("spawn")
+    results: dict[int, OracleResult] = {}
+    pending, next_out = list(range(len(items))), 0
+    while pending:
+        with context.Pool(workers) as pool:
+            futures = {i: pool.apply_async(fn, (items[i], *args)) for i in pending}
+            pending = []
+            for i, future in futures.items():
+                if i not in results:
+                    try:
+                        results[i] = future.get(timeout=timeout)
+                    except multiprocessing.TimeoutError:
+                        results[i] = OracleResult(items[i], None, "timeout", f"over {timeout:g} s")
+                        for j, other in futures.items():
+                            if j not in results and other.ready():
+                                results[j] = other.get()
+                        pending = [j for j in futures if j not in results]
+                        pool.terminate()
+                while next_out in results:
+                    yield results[next_out]
+                    next_out += 1
+                if pending:
+                    break
+
+
+@dataclasses.dataclass
+class VinaOracle:
+    receptor: str  # path of the receptor PDBQT
+    center: tuple[float, float, float] = SEH_BOX_CENTER
+    size: tuple[float, float, float] = SEH_BOX_SIZE
+    exhaustiveness: int = 1
+    seed: int = 0
+    workers: int = 1
+    timeout: float = 120.0
+    name: str = "vina-seh-4jnc"
+
+    def __post_init__(self) -> None:
+        require("vina", "chem")
+        require("meeko", "chem")
+        if not pathlib.Path(self.receptor).is_file():
+            raise AnthologyError(f"receptor file {self.receptor} not found; see `anthology data list`")
+
+    def settings(self) -> dict[str, Any]:
+        return {"receptor": pathlib.Path(self.receptor).name, "center": list(self.center), "size": list(self.size),
+                "exhaustiveness": self.exhaustiveness, "seed": self.seed}
+
+    def score(self, smiles: Sequence[str]) -> Iterator[OracleResult]:
+        args = (str(self.receptor), tuple(self.center), tuple(self.size), self.exhaustiveness, self.seed)
+        return run_with_timeout(dock_one, list(smiles), args, self.workers, self.timeout)

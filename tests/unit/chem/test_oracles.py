@@ -1,0 +1,98 @@
+import math
+
+import pytest
+
+from anthology.chem.data import data_file
+from anthology.chem.oracles import (
+    CachedOracle,
+    OracleCache,
+    OracleResult,
+    ProxyOracle,
+    RDKitOracle,
+    VinaOracle,
+    run_with_timeout,
+)
+from anthology.core.errors import AnthologyError
+from anthology.testing import SimulatedKill
+
+
+class CountingOracle:
+    """Scores by the number of characters; counts calls; optionally dies after `die_after` results."""
+
+    name = "length"
+
+    def __init__(self, die_after=None):
+        self.calls, self.die_after = [], die_after
+
+    def settings(self):
+        return {"version": 1}
+
+    def score(self, smiles):
+        for i, s in enumerate(smiles):
+            if self.die_after is not None and i == self.die_after:
+                raise SimulatedKill("killed mid-batch")
+            self.calls.append(s)
+            yield OracleResult(s, float(len(s)), "ok")
+
+
+def test_a_repeated_molecule_is_never_scored_twice(tmp_path):
+    fake = CountingOracle()
+    oracle = CachedOracle(fake, OracleCache(tmp_path / "cache.sqlite"))
+    first = oracle.score(["CCO", "OCC", "c1ccccc1", "C1CC"])  # OCC is ethanol again; C1CC does not parse
+    assert [r.status for r in first] == ["ok", "ok", "ok", "invalid"]
+    assert fake.calls == ["CCO", "c1ccccc1"]
+    again = oracle.score(["c1ccccc1", "CCO"])
+    assert fake.calls == ["CCO", "c1ccccc1"] and all(r.cached for r in again)
+
+
+def test_a_killed_batch_resumes_from_the_cache(tmp_path):
+    path = tmp_path / "cache.sqlite"
+    batch = ["C", "CC", "CCC", "CCCC", "CCCCC"]
+    with pytest.raises(SimulatedKill):
+        CachedOracle(CountingOracle(die_after=3), OracleCache(path)).score(batch)
+    assert len(OracleCache(path)) == 3  # every finished result was committed when it arrived
+    fresh = CountingOracle()
+    results = CachedOracle(fresh, OracleCache(path)).score(batch)
+    assert fresh.calls == ["CCCC", "CCCCC"] and [r.value for r in results] == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_settings_are_part_of_the_key(tmp_path):
+    cache = OracleCache(tmp_path / "cache.sqlite")
+    CachedOracle(RDKitOracle("qed"), cache).score(["CCO"])
+    (sa,) = CachedOracle(RDKitOracle("sa", sign=-1.0), cache).score(["CCO"])
+    assert not sa.cached and sa.value < 0
+
+
+def _sleepy(item, seconds):
+    import time
+
+    time.sleep(seconds if item == "slow" else 0.0)
+    return OracleResult(item, 1.0, "ok")
+
+
+def test_a_call_past_its_timeout_is_recorded_and_the_rest_still_run():
+    # the timeout also covers a fresh worker's start (importing torch takes seconds on a busy machine)
+    results = list(run_with_timeout(_sleepy, ["a", "slow", "b", "c"], (120.0,), workers=2, timeout=15.0))
+    assert [r.status for r in results] == ["ok", "timeout", "ok", "ok"]
+    assert [r.smiles for r in results] == ["a", "slow", "b", "c"]
+
+
+def test_proxy_oracle_scores_and_records_invalid(shared_data):
+    results = ProxyOracle(str(data_file("seh/seh_proxy_2021_params.npz"))).score(["CCO", "nonsense("])
+    assert results[0].status == "ok" and math.isfinite(results[0].value) and results[1].status == "invalid"
+
+
+def test_a_missing_receptor_is_a_user_error(tmp_path):
+    pytest.importorskip("vina")
+    with pytest.raises(AnthologyError, match="receptor file"):
+        VinaOracle(str(tmp_path / "none.pdbqt"))
+
+
+@pytest.mark.learning
+def test_vina_docks_a_small_ligand_to_a_finite_score_and_records_failures(shared_data):
+    pytest.importorskip("vina")
+    oracle = VinaOracle(str(data_file("seh/4jnc.nohet.aligned.pdbqt")), exhaustiveness=1, timeout=120)
+    ok, bad = oracle.score(["CC(=O)Nc1ccccc1", "[Na+].[Cl-]"])
+    # acetanilide at exhaustiveness 1, seeds 0..4: -E = 5.91..6.13 kcal/mol
+    assert ok.status == "ok" and 3.0 < ok.value < 9.0
+    assert bad.status == "failed" and bad.value is None
