@@ -206,3 +206,56 @@ class FragmentMDP:
                         seen.add(y)
                         frontier.append(y)
         return seen
+
+
+def decompose(smiles: str, max_heavy_atoms: int = 80) -> list[Block] | None:
+    """Cut a molecule at acyclic single bonds that leave a ring atom (towards a non-terminal atom) and
+    return its pieces as blocks whose attachment atoms are where the cuts were; None when the SMILES does
+    not parse or the molecule is larger than `max_heavy_atoms` (a guard: such inputs are slow to cut)."""
+    chem = require("rdkit.Chem", "chem")
+    mol = chem.MolFromSmiles(smiles)
+    if mol is None or mol.GetNumHeavyAtoms() > max_heavy_atoms:
+        return None
+    pattern = chem.MolFromSmarts("[R;!$([#1])]-&!@[!#1;D2,D3,D4]")
+    bonds = sorted({mol.GetBondBetweenAtoms(a, b).GetIdx() for a, b in mol.GetSubstructMatches(pattern)})
+    if not bonds:
+        return [Block(chem.MolToSmiles(mol), chem.MolToSmiles(mol), (0,))]
+    pieces = chem.GetMolFrags(chem.FragmentOnBonds(mol, bonds, addDummies=True), asMols=True,
+                              sanitizeFrags=False)
+    blocks = []
+    from rdkit import RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    try:
+        for piece in pieces:
+            editable = chem.RWMol(piece)
+            dummies = sorted(a.GetIdx() for a in editable.GetAtoms() if a.GetAtomicNum() == 0)
+            attach = [editable.GetAtomWithIdx(d).GetNeighbors()[0].GetIdx() for d in dummies]
+            for d in dummies:  # a cut end gets its hydrogen back ([nH] for an aromatic nitrogen)
+                editable.GetAtomWithIdx(d).SetAtomicNum(1)
+                editable.GetAtomWithIdx(d).SetIsotope(0)
+            try:
+                block = editable.GetMol()
+                chem.SanitizeMol(block)
+                block = chem.RemoveHs(block)
+            except Exception:
+                continue
+            attach = [a - sum(d < a for d in dummies) for a in attach]  # the hydrogens are gone
+            canonical = chem.MolToSmiles(block)  # attachment atoms renumbered to this SMILES' atom order
+            output_order = list(block.GetPropsAsDict(True, True)["_smilesAtomOutputOrder"])
+            index = {old: new for new, old in enumerate(output_order)}
+            blocks.append(Block(canonical, canonical, tuple(sorted(index[a] for a in attach))))
+    finally:
+        RDLogger.EnableLog("rdApp.*")
+    return blocks
+
+
+def derive_library(smiles: Sequence[str], size: int = 100, min_count: int = 2,
+                   max_heavy_atoms: int = 80) -> list[Block]:
+    """The `size` most frequent blocks (same SMILES and attachment atoms) over a SMILES set."""
+    counts: dict[Block, int] = {}
+    for s in smiles:
+        for block in decompose(s, max_heavy_atoms) or []:
+            counts[block] = counts.get(block, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].smiles, kv[0].attach))
+    return [dataclasses.replace(b, name=f"{b.smiles}_{i}") for i, (b, n) in enumerate(ranked[:size]) if n >= min_count]

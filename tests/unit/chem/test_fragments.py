@@ -75,3 +75,22 @@ def test_a_broken_library_is_a_user_error(tmp_path):
     bad.write_text("[]")
     with pytest.raises(AnthologyError, match="not a block library"):
         load_blocks(bad)
+
+
+def test_a_library_derived_from_moses_builds_valid_molecules():
+    from anthology.chem.data import moses_smiles
+    from anthology.chem.fragments import decompose, derive_library
+
+    smiles = moses_smiles("train", limit=400)
+    assert len(smiles) == 400 and all(canonical_smiles(s) for s in smiles[:20])
+    library = derive_library(smiles, size=40)
+    assert 10 <= len(library) <= 40
+    mdp = FragmentMDP(library, max_blocks=5)
+    rng = random.Random(3)
+    for _ in range(100):
+        state = random_walk(mdp, rng, rng.randint(1, 5))
+        assert canonical_smiles(mdp.smiles(state)) == mdp.smiles(state)
+    # a pyrrole nitrogen cut from its substituent keeps valid aromaticity ([nH] is restored)
+    pieces = decompose("O=C(c1ccccc1)n1cccc1")
+    assert pieces is not None and all(canonical_smiles(b.smiles) for b in pieces)
+    assert decompose("not a smiles") is None
