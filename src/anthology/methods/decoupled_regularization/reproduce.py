@@ -165,51 +165,47 @@ def judge(rcfg: ReproduceConfig, claim_rows: list[ClaimRow]) -> tuple[bool, str]
     table = {(r.setting, r.variant, r.metric): r.mean for r in claim_rows}
     verdicts, evidence = [], []
 
+    def verdict(ok: bool, text: str) -> None:
+        verdicts.append(ok)
+        evidence.append(f"{text} ({'holds' if ok else 'does not hold'})")
+
     ns = rcfg.escape_dims
     fixed = [table[(f"escape grid n={n}", "fixed", "episode_length")] for n in ns]
     decoupled = [table[(f"escape grid n={n}", "static decoupled", "episode_length")] for n in ns]
     shortest = [table[(f"escape grid n={n}", "shortest path", "episode_length")] for n in ns]
-    escape_ok = (all(d <= (1 + NEAR_SHORTEST) * s for d, s in zip(decoupled, shortest))
-                 and all(b > a for a, b in itertools.pairwise(fixed)))
-    verdicts.append(escape_ok)
-    evidence.append(f"escape grid (exact, tau {rcfg.escape_tau}) n={ns[0]}..{ns[-1]}: fixed length "
-                    f"{fixed[0]:.1f} -> {fixed[-1]:.1f}, decoupled {decoupled[0]:.1f} -> {decoupled[-1]:.1f}, "
-                    f"shortest {shortest[0]:g} -> {shortest[-1]:g} ({'holds' if escape_ok else 'does not hold'})")
+    verdict(all(d <= (1 + NEAR_SHORTEST) * s for d, s in zip(decoupled, shortest))
+            and all(b > a for a, b in itertools.pairwise(fixed)),
+            f"escape grid (exact, tau {rcfg.escape_tau}) n={ns[0]}..{ns[-1]}: fixed length {fixed[0]:.1f} -> "
+            f"{fixed[-1]:.1f}, decoupled {decoupled[0]:.1f} -> {decoupled[-1]:.1f}, shortest {shortest[0]:g} -> "
+            f"{shortest[-1]:g}")
 
     ks = rcfg.chain_distractors
     infinite = float("inf")  # a missing row: soft value iteration diverged, the episodes never end
     cf = [table.get((f"chain k={k} exact", "fixed", "episode_length"), infinite) for k in ks]
     cd = [table.get((f"chain k={k} exact", "static decoupled", "episode_length"), infinite) for k in ks]
-    chain_ok = all(b > a for a, b in itertools.pairwise(cf)) and cd[-1] <= cd[0]  # fixed grows with k, decoupled not
-    verdicts.append(chain_ok)
-    evidence.append(f"distractor chain (exact, tau {rcfg.chain_tau}) k={ks[0]}..{ks[-1]}: fixed length "
-                    f"{cf[0]:.2f} -> {cf[-1]:.2f}, decoupled {cd[0]:.2f} -> {cd[-1]:.2f} "
-                    f"({'holds' if chain_ok else 'does not hold'})")
+    verdict(all(b > a for a, b in itertools.pairwise(cf)) and cd[-1] <= cd[0],  # fixed grows with k, decoupled not
+            f"distractor chain (exact, tau {rcfg.chain_tau}) k={ks[0]}..{ks[-1]}: fixed length {cf[0]:.2f} -> "
+            f"{cf[-1]:.2f}, decoupled {cd[0]:.2f} -> {cd[-1]:.2f}")
     kl = max(rcfg.chain_learned)
     learned_fixed = table[(f"chain k={kl:g} soft-Q learned", "fixed", "episode_length")]
     learned_static = table[(f"chain k={kl:g} soft-Q learned", "static decoupled", "episode_length")]
-    learned_ok = learned_fixed > learned_static
-    verdicts.append(learned_ok)
-    evidence.append(f"soft Q-learning on the k={kl} chain: fixed {learned_fixed:.2f}, decoupled {learned_static:.2f} "
-                    f"steps ({'holds' if learned_ok else 'does not hold'})")
+    verdict(learned_fixed > learned_static, f"soft Q-learning on the k={kl} chain: fixed {learned_fixed:.2f}, "
+            f"decoupled {learned_static:.2f} steps")
 
     ds = rcfg.copies
     if {"fixed", "static"} <= set(rcfg.copies_schemes):
         rf = [table[(f"pendulum d={d}", "fixed", "return")] for d in ds]
         rs = [table[(f"pendulum d={d}", "static decoupled", "return")] for d in ds]
-        copies_ok = rf[0] - rf[-1] > rs[0] - rs[-1] and rs[-1] > rf[-1]
-        verdicts.append(copies_ok)
-        evidence.append(f"stacked Pendulum return d={ds[0]}..{ds[-1]}: fixed {rf[0]:.0f} -> {rf[-1]:.0f}, "
-                        f"static decoupled {rs[0]:.0f} -> {rs[-1]:.0f} ({'holds' if copies_ok else 'does not hold'})")
+        verdict(rf[0] - rf[-1] > rs[0] - rs[-1] and rs[-1] > rf[-1],
+                f"stacked Pendulum return d={ds[0]}..{ds[-1]}: fixed {rf[0]:.0f} -> {rf[-1]:.0f}, static "
+                f"decoupled {rs[0]:.0f} -> {rs[-1]:.0f}")
     ss = rcfg.scales
     if {"auto", "dynamic"} <= set(rcfg.scale_schemes):
         ra = [table[(f"{rcfg.scale_env} s={s:g}", "auto (-d)", "return")] for s in ss]
         rd = [table[(f"{rcfg.scale_env} s={s:g}", "dynamic decoupled", "return")] for s in ss]
-        scale_ok = max(ra) - min(ra) > max(rd) - min(rd) and min(rd) > min(ra)
-        verdicts.append(scale_ok)
-        evidence.append(f"{rcfg.scale_env} return over action scales {', '.join(f'{s:g}' for s in ss)}: auto "
-                        f"{', '.join(f'{v:.0f}' for v in ra)}; dynamic decoupled {', '.join(f'{v:.0f}' for v in rd)} "
-                        f"({'holds' if scale_ok else 'does not hold'})")
+        verdict(max(ra) - min(ra) > max(rd) - min(rd) and min(rd) > min(ra),
+                f"{rcfg.scale_env} return over action scales {', '.join(f'{s:g}' for s in ss)}: auto "
+                f"{', '.join(f'{v:.0f}' for v in ra)}; dynamic decoupled {', '.join(f'{v:.0f}' for v in rd)}")
     return all(verdicts), "; ".join(evidence) + "."
 
 
