@@ -32,6 +32,7 @@ from typing import ClassVar
 import numpy as np
 
 from anthology.core.errors import AnthologyError, MissingExtraError
+from anthology.core.run_dir import cache_root
 
 DATA_ENV = "ANTHOLOGY_DATA"
 _GFLOWNET = "https://raw.githubusercontent.com/GFNOrg/gflownet/master/mols/data"
@@ -63,8 +64,7 @@ ARRAY_DIGEST_FILES = {"seh/seh_proxy_2021_params.npz"}
 
 
 def cache_dir() -> pathlib.Path:
-    root = os.environ.get("ANTHOLOGY_CACHE", pathlib.Path.home() / ".cache" / "anthology")
-    return pathlib.Path(root) / "data"
+    return cache_root() / "data"
 
 
 def search_dirs(explicit: str | os.PathLike | None = None) -> list[pathlib.Path]:

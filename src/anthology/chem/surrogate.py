@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from anthology.chem.scoring import morgan_fingerprints, to_mol
+from anthology.chem.scoring import MORGAN_BITS, morgan_fingerprints, to_mol
 from anthology.nets.ensemble import EnsembleMLP
 
 
@@ -22,7 +22,7 @@ def fingerprint_matrix(smiles: Sequence[str]) -> torch.Tensor:
     """Morgan fingerprints (radius 2, 2048 bits) as a float tensor [N, 2048]; invalid SMILES give zeros."""
     from rdkit import DataStructs
 
-    rows = np.zeros((len(smiles), 2048), dtype=np.float32)
+    rows = np.zeros((len(smiles), MORGAN_BITS), dtype=np.float32)
     mols = [to_mol(s) for s in smiles]
     valid = [i for i, m in enumerate(mols) if m is not None]
     for i, fp in zip(valid, morgan_fingerprints([mols[i] for i in valid])):

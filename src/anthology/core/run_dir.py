@@ -153,3 +153,8 @@ def iter_runs(root: str | os.PathLike = "runs") -> Iterator[RunDir]:
     if root.is_dir():
         for summary in sorted(root.glob("**/summary.json")):
             yield RunDir(summary.parent)
+
+
+def cache_root() -> pathlib.Path:
+    """The user cache for derived and downloaded files: $ANTHOLOGY_CACHE, default ~/.cache/anthology."""
+    return pathlib.Path(os.environ.get("ANTHOLOGY_CACHE", pathlib.Path.home() / ".cache" / "anthology"))

@@ -14,8 +14,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import pathlib
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +22,7 @@ import torch
 from scipy.integrate import solve_ivp
 
 from anthology.core.errors import UnknownNameError
+from anthology.core.run_dir import cache_root
 
 Rhs = Callable[[np.ndarray, np.ndarray | None], np.ndarray]  # (x [N, d], u [N, m] | None) -> dx/dt [N, d]
 Sampler = Callable[[np.random.Generator, int], np.ndarray]  # (rng, n) -> x0 [n, d]
@@ -172,15 +171,11 @@ class Trajectories:
     controls: np.ndarray | None  # [N, steps, m] or None
 
 
-def cache_dir() -> pathlib.Path:
-    return pathlib.Path(os.environ.get("ANTHOLOGY_CACHE", pathlib.Path.home() / ".cache" / "anthology"))
-
-
 def generate_trajectories(system: DynamicalSystem, n: int, steps: int, seed: int,
                           use_cache: bool = True) -> Trajectories:
     """`n` trajectories of `steps` steps from seeded initial conditions (cached on disk)."""
     key = json.dumps({"system": system.name, "n": n, "steps": steps, "seed": seed, "dt": system.dt, "v": 1})
-    path = cache_dir() / "dynamical_systems" / f"{system.name}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
+    path = cache_root() / "dynamical_systems" / f"{system.name}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
     if use_cache and path.exists():
         with np.load(path, allow_pickle=False) as data:
             return Trajectories(data["states"], data.get("controls", None))

@@ -29,6 +29,13 @@ def soft_policy(q: torch.Tensor, mask: torch.Tensor, tau: torch.Tensor | float) 
     return torch.softmax(q.masked_fill(~mask, NEG) / tau, dim=-1)
 
 
+def normalised_entropy(policy: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """H(pi(.|s)) / log|A(s)| per state ([...]); 0 where only one action is valid."""
+    p = policy.double()
+    entropy = -(p * torch.log(p.clamp_min(1e-300))).sum(-1)
+    return entropy / torch.log(mask.sum(-1).double()).clamp_min(1e-12)
+
+
 def soft_q_target(reward: torch.Tensor, done: torch.Tensor, next_q: torch.Tensor, next_mask: torch.Tensor,
                   next_tau: torch.Tensor | float, gamma: float) -> torch.Tensor:
     """r + gamma (1 - done) V_target(s') for a batch of transitions."""

@@ -22,7 +22,7 @@ from anthology.core.reproduction import job_dir, line_figure, run_reproduction, 
 from anthology.core.run_dir import RunDir
 from anthology.envs.distractor_chain import DistractorChain
 from anthology.envs.escape_grid import EscapeGrid
-from anthology.rl.soft_q import soft_policy, soft_value_iteration
+from anthology.rl.soft_q import normalised_entropy, soft_policy, soft_value_iteration
 from anthology.rl.temperature import static_discrete_temperature
 from anthology.tracking import Tracker
 
@@ -47,12 +47,6 @@ def exact_soft_policy(task: EscapeGrid | DistractorChain, tau: float, decoupled:
     temperature = static_discrete_temperature(tau, mask.sum(-1)) if decoupled else tau
     _, q = soft_value_iteration(reward, next_state, mask, terminal, temperature, gamma)
     return soft_policy(q, mask, temperature)
-
-
-def normalised_entropy(policy: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    p = policy.double()
-    entropy = -(p * torch.log(p.clamp_min(1e-300))).sum(-1)
-    return entropy / torch.log(mask.sum(-1).double())
 
 
 def escape_grid_rows(rcfg: ReproduceConfig) -> list[ClaimRow]:

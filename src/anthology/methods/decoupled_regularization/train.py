@@ -30,7 +30,13 @@ from anthology.rl.sac import (
     sac_critic_target,
     temperature_loss,
 )
-from anthology.rl.soft_q import soft_policy, soft_q_loss, soft_q_target, soft_value_iteration
+from anthology.rl.soft_q import (
+    normalised_entropy,
+    soft_policy,
+    soft_q_loss,
+    soft_q_target,
+    soft_value_iteration,
+)
 from anthology.rl.temperature import (
     box_entropy_range,
     decoupled_entropy_target,
@@ -296,9 +302,7 @@ def evaluate_soft_q(task: EscapeGrid | DistractorChain, mdp: TabularMDP, q_net: 
     policy = soft_policy(q, mdp.mask, temperature)
     live = ~mdp.terminal
     total_variation = 0.5 * (policy - optimal_policy).abs().sum(-1)[live]
-    p = policy[live].double()
-    entropy = -(p * torch.log(p.clamp_min(1e-300))).sum(-1)
-    normalised = entropy / torch.log(mdp.mask[live].sum(-1).double()).clamp_min(1e-12)
+    normalised = normalised_entropy(policy[live], mdp.mask[live])
     return {"expected_length": task.expected_length(policy), "policy_tv_mean": float(total_variation.mean()),
             "policy_tv_max": float(total_variation.max()), "normalised_entropy_mean": float(normalised.mean())}
 
