@@ -120,7 +120,8 @@ def cmd_train(args: list[str]) -> int:
 @dataclasses.dataclass(frozen=True)
 class ReproduceArgs:
     preset: str = "demo"
-    """demo (minutes, `make demo`), quick (what results/ is made from), paper (GPU or long runs), tiny."""
+    """demo (minutes, `make demo`), quick (what results/ is made from), paper (GPU or long runs), tiny, or a
+    method's own (lambdazero: vina)."""
     workers: int | None = None
     """Parallel worker processes (default: the preset's)."""
     resume: bool = False
@@ -135,6 +136,16 @@ class ReproduceArgs:
     quiet: bool = False
 
 
+def committed_results(method: str, preset: str) -> str | None:
+    """Where a reproduction's outputs are committed: results/<method>/ for quick, results/<method>/<preset>/
+    for a method's own extra presets (lambdazero's vina); nothing for tiny, demo and paper."""
+    if preset == "quick":
+        return str(pathlib.Path(RESULTS_DIR) / method)
+    if preset not in PRESET_NAMES:
+        return str(pathlib.Path(RESULTS_DIR) / method / preset)
+    return None
+
+
 def cmd_reproduce(args: list[str]) -> int:
     from anthology.core.run_dir import REPRODUCTION_PREFIX, RunDir
     from anthology.report import render_method
@@ -147,7 +158,7 @@ def cmd_reproduce(args: list[str]) -> int:
     for name in names:
         get_method(name)  # unknown names fail before anything runs
     opts = _parse(ReproduceArgs, args, f"anthology reproduce {target}")
-    if opts.preset not in PRESET_NAMES:
+    if target == "all" and opts.preset not in PRESET_NAMES:
         raise UnknownNameError("preset", opts.preset, PRESET_NAMES)
     failed = []
     for name in names:
@@ -155,7 +166,7 @@ def cmd_reproduce(args: list[str]) -> int:
             spec = get_method(name)
             if opts.preset not in spec.reproduce_presets:
                 raise UnknownNameError(f"reproduce preset of '{name}'", opts.preset, spec.reproduce_presets)
-            out = opts.out or (str(pathlib.Path(RESULTS_DIR) / name) if opts.preset == "quick" else None)
+            out = opts.out or committed_results(name, opts.preset)
             claim = spec.reproduce(opts.preset, out=out, root=opts.runs, workers=opts.workers,
                                    resume=opts.resume, tracker=make_tracker(None, console=not opts.quiet),
                                    backend=opts.backend, device=opts.device)

@@ -256,6 +256,42 @@ def run_with_timeout(fn: Callable[..., OracleResult], items: Sequence[str], args
                     break
 
 
+def run_on_ray(fn: Callable[..., OracleResult], items: Sequence[str], args: tuple, workers: int, timeout: float,
+               address: str) -> Iterator[OracleResult]:
+    """`run_with_timeout` on a Ray cluster (extra `ray`): at most `workers` tasks in flight, results in
+    input order, a task over `timeout` seconds cancelled and recorded as a timeout. `address` is passed to
+    `ray.init` ("auto", "ray://head:10001"; "local" starts a private local cluster)."""
+    ray = require("ray", "ray")
+    if not ray.is_initialized():
+        local = address == "local"
+        ray.init(address=None if local else address, num_cpus=workers if local else None, log_to_driver=False,
+                 include_dashboard=False)
+    remote = ray.remote(num_cpus=1, max_retries=0)(fn)
+    results: dict[int, OracleResult] = {}
+    started: dict[Any, tuple[int, float]] = {}
+    queue, next_out = list(range(len(items))), 0
+    while next_out < len(items):
+        while queue and len(started) < workers:
+            i = queue.pop(0)
+            started[remote.remote(items[i], *args)] = (i, time.monotonic())
+        ready, _ = ray.wait(list(started), num_returns=1, timeout=1.0)
+        for ref in ready:
+            i, _ = started.pop(ref)
+            try:
+                results[i] = ray.get(ref)
+            except Exception as err:  # a worker that died: a recorded failure, never a crashed loop
+                results[i] = OracleResult(items[i], None, "failed", f"ray task failed: {type(err).__name__}"[:300])
+        now = time.monotonic()
+        for ref, (i, since) in list(started.items()):
+            if now - since > timeout:
+                ray.cancel(ref, force=True)
+                started.pop(ref)
+                results[i] = OracleResult(items[i], None, "timeout", f"over {timeout:g} s")
+        while next_out in results:
+            yield results.pop(next_out)
+            next_out += 1
+
+
 @dataclasses.dataclass
 class VinaOracle:
     receptor: str  # path of the receptor PDBQT
@@ -265,6 +301,8 @@ class VinaOracle:
     seed: int = 0
     workers: int = 1
     timeout: float = 120.0
+    ray_address: str | None = None
+    """Dock on this Ray cluster instead of local processes (extra `ray`; "local" starts one here)."""
     name: str = "vina-seh-4jnc"
 
     def __post_init__(self) -> None:
@@ -279,4 +317,6 @@ class VinaOracle:
 
     def score(self, smiles: Sequence[str]) -> Iterator[OracleResult]:
         args = (str(self.receptor), tuple(self.center), tuple(self.size), self.exhaustiveness, self.seed)
+        if self.ray_address:
+            return run_on_ray(dock_one, list(smiles), args, self.workers, self.timeout, self.ray_address)
         return run_with_timeout(dock_one, list(smiles), args, self.workers, self.timeout)

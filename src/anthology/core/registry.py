@@ -19,6 +19,7 @@ METHOD_MODULES: dict[str, str] = {
     "koopman": "anthology.methods.koopman",
     "maxent_gfn": "anthology.methods.maxent_gfn",
     "decoupled_regularization": "anthology.methods.decoupled_regularization",
+    "lambdazero": "anthology.methods.lambdazero",
 }
 
 

@@ -1,0 +1,130 @@
+"""Configs and presets for LambdaZero (RL + active learning over fragment molecules)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+Strategy = Literal["lambdazero", "random_policy_al", "rl_oracle", "screen_fragments", "screen_moses"]
+OracleKind = Literal["proxy", "vina"]
+
+
+@dataclasses.dataclass(frozen=True)
+class OracleConfig:
+    kind: OracleKind = "proxy"
+    """proxy: the 2021 sEH proxy stands in for docking (fast); vina: AutoDock Vina against sEH 4JNC."""
+    exhaustiveness: int = 1
+    """vina only (the paper docks at 8)."""
+    workers: int = 2
+    """vina only: docking processes (local) or concurrent Ray tasks (with ray_address)."""
+    timeout: float = 120.0
+    """vina only: seconds before one dock is recorded as a timeout."""
+    ray_address: str | None = None
+    """vina only: dock on this Ray cluster ("auto", "ray://host:10001"; extra `ray`) instead of local processes."""
+    data_dir: str | None = None
+    """Folder with the data files (default: $ANTHOLOGY_DATA, then the user cache; see `anthology data list`)."""
+    cache: str | None = None
+    """SQLite file of oracle results shared by runs (default: <runs>/lambdazero/oracle_cache.sqlite)."""
+    reward_shift: float = 3.5
+    reward_scale: float = 1.8
+    """Score normalisation y = (score - shift) / scale before elu2 (LambdaZero: 8.6 and 1.1 for -Vina in
+    kcal/mol). The proxy defaults put shift at mean + std / 2 and scale at one std of the proxy on 1,000
+    random fragment molecules (mean 2.6, std 1.8), as LambdaZero's constants sit on docking scores."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MDPConfig:
+    blocks: str = "fragments/blocks_PDB_105.json"
+    """A data file name (see `anthology data list`) or a path to a block library JSON."""
+    max_blocks: int = 6
+    max_atoms: int = 50
+    max_stems: int = 20
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    mdp: MDPConfig = MDPConfig()
+    oracle: OracleConfig = OracleConfig()
+    strategy: Strategy = "lambdazero"
+    """lambdazero (PPO on the proxy's UCB + active learning), random_policy_al (random molecules + the same
+    active learning), rl_oracle (PPO rewarded by the oracle itself), screen_fragments (random fragment
+    molecules) or screen_moses (random MOSES molecules)."""
+    budget: int = 1000
+    """Oracle calls (distinct molecules labelled), seed molecules included."""
+    seed_molecules: int = 200
+    """Random fragment molecules labelled before the first round (LambdaZero: 20k)."""
+    acquire_per_round: int = 32
+    """Molecules sent to the oracle each round, the top by UCB x discount (LambdaZero: 32)."""
+    proposals_per_round: int = 256
+    """Molecules proposed between acquisitions (LambdaZero: 1000)."""
+    kappa: float = 1.0
+    """UCB = mean + kappa * std (LambdaZero's main run: 1.0)."""
+    qed_ramp: tuple[float, float] = (0.2, 0.5)
+    sa_ramp: tuple[float, float] = (4.0, 6.5)
+    """c_SA = ramp of 10 - SA between these (RDKit SA replaces LambdaZero's Chemprop synthesisability model)."""
+    ensemble: int = 5
+    proxy_hidden: tuple[int, ...] = (256, 256)
+    proxy_epochs: int = 60
+    hidden: int = 64
+    mp_steps: int = 4
+    """Message-passing rounds of the policy's MPNN (LambdaZero: 6)."""
+    episodes_per_update: int = 64
+    ppo_epochs: int = 4
+    minibatch_size: int = 128
+    lr: float = 5e-4
+    clip: float = 0.2
+    entropy_coef: float = 1e-3
+    gae_lambda: float = 0.95
+    seed: int = 0
+    device: str = "cpu"
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    name: str
+    strategy: Strategy
+    kappa: float = 1.0
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant("lambdazero (ppo + al, kappa 1)", "lambdazero", 1.0),
+    Variant("lambdazero kappa 0", "lambdazero", 0.0),
+    Variant("random policy + al", "random_policy_al", 1.0),
+    Variant("rl on oracle", "rl_oracle"),
+    Variant("screen fragment molecules", "screen_fragments"),
+    Variant("screen moses", "screen_moses"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReproduceConfig:
+    train: Config
+    seeds: tuple[int, ...]
+    variants: tuple[str, ...] = tuple(v.name for v in VARIANTS)
+    workers: int = 2
+
+
+VINA = OracleConfig(kind="vina", exhaustiveness=1, reward_shift=8.6, reward_scale=1.1)
+VINA_PAPER = dataclasses.replace(VINA, exhaustiveness=8)
+
+PRESETS: dict[str, Config] = {
+    "tiny": Config(budget=48, seed_molecules=16, acquire_per_round=16, proposals_per_round=32, episodes_per_update=16,
+                   proxy_epochs=10, hidden=16, mp_steps=2, ensemble=3, proxy_hidden=(32,),
+                   mdp=MDPConfig(max_blocks=4)),
+    "demo": Config(budget=400, seed_molecules=100, proposals_per_round=128),
+    "quick": Config(),
+    "vina": Config(oracle=VINA, budget=320, seed_molecules=64, acquire_per_round=32, proposals_per_round=256),
+    "paper": Config(oracle=VINA_PAPER, budget=10_000, seed_molecules=2000, proposals_per_round=1000, mp_steps=6),
+}
+
+REPRODUCE_PRESETS: dict[str, ReproduceConfig] = {
+    "tiny": ReproduceConfig(PRESETS["tiny"], seeds=(0,), workers=1,
+                            variants=("lambdazero (ppo + al, kappa 1)", "screen fragment molecules")),
+    "demo": ReproduceConfig(PRESETS["demo"], seeds=(0,),
+                            variants=("lambdazero (ppo + al, kappa 1)", "random policy + al", "rl on oracle",
+                                      "screen fragment molecules")),
+    "quick": ReproduceConfig(PRESETS["quick"], seeds=(0, 1, 2)),
+    "vina": ReproduceConfig(PRESETS["vina"], seeds=(0,), workers=1,
+                            variants=("lambdazero (ppo + al, kappa 1)", "screen fragment molecules")),
+    "paper": ReproduceConfig(PRESETS["paper"], seeds=(0, 1, 2), workers=1),
+}
