@@ -1,4 +1,5 @@
-# make demo: set up .venv (with the control extra), run every method's demo reproduction, then write report/index.html
+# make demo: set up .venv (with the control and chem extras), get the molecular data files (from ../shared/data
+#            when it is there, else downloaded once), run every method's demo reproduction, then write report/index.html
 # make test: set up .venv with the dev, control and chem extras, then ruff, import-linter and pytest
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
@@ -7,6 +8,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --disable-pip-version-check -q
 QUIET := 2>&1 | { grep -v "is ignored: it is neither" || true; }
+# molecular data files (see `anthology data list`): the shared folder beside the checkout when it exists
+SHARED_DATA := $(abspath ../shared/data)
+export ANTHOLOGY_DATA ?= $(if $(wildcard $(SHARED_DATA)/seh),$(SHARED_DATA),)
 
 .PHONY: demo test lint bench report clean
 
@@ -14,7 +18,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.core-installed: pyproject.toml | $(BIN)/python
-	$(PIP) -e ".[control]" $(QUIET)
+	$(PIP) -e ".[control,chem]" $(QUIET)
+	$(PIP) --no-deps molsets $(QUIET)  # MOSES SMILES; its own dependencies do not build on Python 3.11
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
@@ -23,6 +28,7 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.core-installed
 
 demo: $(VENV)/.core-installed
+	$(BIN)/anthology data fetch
 	$(BIN)/anthology reproduce all --preset demo
 	$(BIN)/anthology report
 

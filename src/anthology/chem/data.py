@@ -131,12 +131,18 @@ def proxy_pickle_to_arrays(raw: bytes) -> dict[str, np.ndarray]:
 
 def fetch_data_files(names: list[str] | None = None, dest: pathlib.Path | None = None,
                      opener=urllib.request.urlopen) -> list[pathlib.Path]:
-    """Download the named files (default: all) into the cache, verifying each; returns their paths."""
-    dest = dest or cache_dir()
+    """Download the named files (default: all) into `dest` (default: the cache), verifying each; returns
+    their paths. Without `dest`, a file already found by `data_file` (e.g. in $ANTHOLOGY_DATA) that
+    verifies is not downloaded again."""
     written = []
     for name in names or list(DATA_FILES):
         spec = DATA_FILES[name]
-        target = dest / name
+        if dest is None:
+            found = next((d / name for d in search_dirs() if (d / name).is_file()), None)
+            if found is not None and verify(name, found):
+                written.append(found)
+                continue
+        target = (dest or cache_dir()) / name
         if target.is_file() and verify(name, target):
             written.append(target)
             continue
@@ -146,8 +152,8 @@ def fetch_data_files(names: list[str] | None = None, dest: pathlib.Path | None =
                 raw = response.read()
         except OSError as err:
             raise AnthologyError(f"could not download {spec.url} ({err}); copy '{name}' into "
-                                 f"{dest} or set {DATA_ENV}") from err
-        with tempfile.TemporaryDirectory(dir=dest) as tmp:
+                                 f"{dest or cache_dir()} or set {DATA_ENV}") from err
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             staged = pathlib.Path(tmp) / pathlib.Path(name).name
             if name in ARRAY_DIGEST_FILES:
                 np.savez(staged, **proxy_pickle_to_arrays(raw))

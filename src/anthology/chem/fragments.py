@@ -250,12 +250,38 @@ def decompose(smiles: str, max_heavy_atoms: int = 80) -> list[Block] | None:
     return blocks
 
 
-def derive_library(smiles: Sequence[str], size: int = 100, min_count: int = 2,
-                   max_heavy_atoms: int = 80) -> list[Block]:
-    """The `size` most frequent blocks (same SMILES and attachment atoms) over a SMILES set."""
+def _decompose_chunk(chunk: Sequence[str], max_heavy_atoms: int) -> list[list[Block] | None]:
+    return [decompose(s, max_heavy_atoms) for s in chunk]
+
+
+def decompose_all(smiles: Sequence[str], max_heavy_atoms: int = 80, timeout: float | None = 10.0,
+                  workers: int = 1, chunk_size: int = 64) -> list[list[Block] | None]:
+    """`decompose` over a SMILES set: in-process without `timeout`; otherwise in `workers` spawned
+    processes, `chunk_size` molecules a task, with a hard limit of `timeout` seconds a task (RDKit can hang
+    on some inputs). A chunk over the limit is retried one molecule at a time, so only the molecules that
+    hang come back as None, like those that do not parse."""
+    if timeout is None:
+        return [decompose(s, max_heavy_atoms) for s in smiles]
+    from anthology.core.parallel import map_with_timeout
+
+    chunks = [list(smiles[i:i + chunk_size]) for i in range(0, len(smiles), chunk_size)]
+    out: list[list[Block] | None] = []
+    for chunk, pieces in zip(chunks, map_with_timeout(_decompose_chunk, chunks, (max_heavy_atoms,), workers,
+                                                      timeout * len(chunks[0]), lambda c: None)):
+        if pieces is None and len(chunk) > 1:  # find the molecule that hung
+            pieces = [p[0] if p is not None else None for p in map_with_timeout(
+                _decompose_chunk, [[s] for s in chunk], (max_heavy_atoms,), workers, timeout, lambda c: None)]
+        out.extend(pieces if pieces is not None else [None])
+    return out
+
+
+def derive_library(smiles: Sequence[str], size: int = 100, min_count: int = 2, max_heavy_atoms: int = 80,
+                   timeout: float | None = 10.0, workers: int = 1) -> list[Block]:
+    """The `size` most frequent blocks (same SMILES and attachment atoms) over a SMILES set; molecules
+    that do not parse or take over `timeout` seconds to cut are skipped (`decompose_all`)."""
     counts: dict[Block, int] = {}
-    for s in smiles:
-        for block in decompose(s, max_heavy_atoms) or []:
+    for blocks in decompose_all(smiles, max_heavy_atoms, timeout, workers):
+        for block in blocks or []:
             counts[block] = counts.get(block, 0) + 1
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].smiles, kv[0].attach))
     return [dataclasses.replace(b, name=f"{b.smiles}_{i}") for i, (b, n) in enumerate(ranked[:size]) if n >= min_count]

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
 import math
-import multiprocessing
 import os
 import pathlib
 import sqlite3
@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from anthology.chem.scoring import canonical_smiles, score_smiles, to_mol
 from anthology.core.errors import AnthologyError, require
+from anthology.core.parallel import map_with_timeout
 
 SEH_BOX_CENTER = (-13.4, 26.3, -13.3)  # Angstrom, the co-crystal ligand's site (LambdaZero / GFlowNet)
 SEH_BOX_SIZE = (20.0, 16.3, 18.5)
@@ -228,32 +229,13 @@ def dock_one(smiles: str, receptor: str, center: tuple, size: tuple, exhaustiven
 
 def run_with_timeout(fn: Callable[..., OracleResult], items: Sequence[str], args: tuple, workers: int,
                      timeout: float) -> Iterator[OracleResult]:
-    """Yield fn(item, *args) for every item, in input order, computed in `workers` spawned processes.
-    An item still running `timeout` seconds after it is waited for becomes a timeout result and the pool
-    is replaced (what other workers had finished is kept)."""
-    context = multiprocessing.get_context("spawn")
-    results: dict[int, OracleResult] = {}
-    pending, next_out = list(range(len(items))), 0
-    while pending:
-        with context.Pool(workers) as pool:
-            futures = {i: pool.apply_async(fn, (items[i], *args)) for i in pending}
-            pending = []
-            for i, future in futures.items():
-                if i not in results:
-                    try:
-                        results[i] = future.get(timeout=timeout)
-                    except multiprocessing.TimeoutError:
-                        results[i] = OracleResult(items[i], None, "timeout", f"over {timeout:g} s")
-                        for j, other in futures.items():
-                            if j not in results and other.ready():
-                                results[j] = other.get()
-                        pending = [j for j in futures if j not in results]
-                        pool.terminate()
-                while next_out in results:
-                    yield results[next_out]
-                    next_out += 1
-                if pending:
-                    break
+    """Yield fn(item, *args) for every item, in input order, computed in `workers` spawned processes; an
+    item over `timeout` seconds becomes a timeout result (`core.parallel.map_with_timeout`)."""
+    return map_with_timeout(fn, items, args, workers, timeout,
+                            lambda item: OracleResult(item, None, "timeout", f"over {timeout:g} s"))
+
+
+RAY_START_TIMEOUT = 600.0
 
 
 def run_on_ray(fn: Callable[..., OracleResult], items: Sequence[str], args: tuple, workers: int, timeout: float,
@@ -267,6 +249,14 @@ def run_on_ray(fn: Callable[..., OracleResult], items: Sequence[str], args: tupl
         ray.init(address=None if local else address, num_cpus=workers if local else None, log_to_driver=False,
                  include_dashboard=False)
     remote = ray.remote(num_cpus=1, max_retries=0)(fn)
+    # start the workers and import fn's module before any call's clock starts (a cold worker takes
+    # seconds to a minute to import torch and RDKit on a busy machine)
+    warm = ray.remote(num_cpus=1)(importlib.import_module)
+    ready, _ = ray.wait([warm.remote(fn.__module__) for _ in range(workers)], num_returns=workers,
+                        timeout=RAY_START_TIMEOUT)
+    if len(ready) < workers:
+        raise AnthologyError(f"Ray started {len(ready)} of {workers} workers in {RAY_START_TIMEOUT:g} s; check "
+                             f"the cluster at {address} (`ray status`) or use fewer workers")
     results: dict[int, OracleResult] = {}
     started: dict[Any, tuple[int, float]] = {}
     queue, next_out = list(range(len(items))), 0
@@ -280,7 +270,7 @@ def run_on_ray(fn: Callable[..., OracleResult], items: Sequence[str], args: tupl
             try:
                 results[i] = ray.get(ref)
             except Exception as err:  # a worker that died: a recorded failure, never a crashed loop
-                results[i] = OracleResult(items[i], None, "failed", f"ray task failed: {type(err).__name__}"[:300])
+                results[i] = OracleResult(items[i], None, "failed", f"ray task failed: {type(err).__name__}: {err}"[:300])
         now = time.monotonic()
         for ref, (i, since) in list(started.items()):
             if now - since > timeout:

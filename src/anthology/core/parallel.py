@@ -5,7 +5,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from anthology.core.errors import UnknownNameError, require
@@ -67,3 +67,34 @@ def run_jobs(fn: Callable[[J], R], jobs: Sequence[J], workers: int = 1,
             if on_result:
                 on_result(i, results[i])
     return results
+
+
+def map_with_timeout(fn: Callable[..., R], items: Sequence[J], args: tuple, workers: int, timeout: float,
+                     on_timeout: Callable[[J], R]) -> Iterator[R]:
+    """Yield fn(item, *args) for every item, in input order, computed in `workers` spawned processes.
+    An item still running `timeout` seconds after it is waited for yields `on_timeout(item)` instead and
+    the pool is replaced (what other workers had finished is kept). For work that can hang inside C++
+    (docking, RDKit on odd inputs), where only killing the process stops it."""
+    context = mp.get_context("spawn")
+    results: dict[int, Any] = {}
+    pending, next_out = list(range(len(items))), 0
+    while pending:
+        with context.Pool(workers) as pool:
+            futures = {i: pool.apply_async(fn, (items[i], *args)) for i in pending}
+            pending = []
+            for i, future in futures.items():
+                if i not in results:
+                    try:
+                        results[i] = future.get(timeout=timeout)
+                    except mp.TimeoutError:
+                        results[i] = on_timeout(items[i])
+                        for j, other in futures.items():
+                            if j not in results and other.ready():
+                                results[j] = other.get()
+                        pending = [j for j in futures if j not in results]
+                        pool.terminate()
+                while next_out in results:
+                    yield results[next_out]
+                    next_out += 1
+                if pending:
+                    break

@@ -25,3 +25,14 @@ class KillAtStep:
 
     def close(self) -> None:
         pass
+
+
+def slow_oracle_call(item: str, seconds: float) -> Any:
+    """A stand-in oracle call for worker pools and Ray tasks (importable there, unlike a test module's
+    function): sleeps `seconds` when the item is "slow", then scores 1.0."""
+    import time
+
+    from anthology.chem.oracles import OracleResult
+
+    time.sleep(seconds if item == "slow" else 0.0)
+    return OracleResult(item, 1.0, "ok")

@@ -68,3 +68,11 @@ def test_the_cli_lists_where_each_file_is_found(shared_data, capsys):
     assert str(shared_data) in out and "missing" not in out
     assert main(["data", "fetsh"]) == 2  # one line, with a suggestion
     assert "Did you mean 'fetch'" in capsys.readouterr().err
+
+
+def test_fetch_skips_files_already_found_in_the_data_folder(shared_data):
+    def opener(url):
+        raise AssertionError(f"downloaded {url} although the data folder has it")
+
+    (path,) = fetch_data_files(["fragments/blocks_PDB_105.json"], opener=opener)
+    assert path == shared_data / "fragments/blocks_PDB_105.json"

@@ -94,3 +94,15 @@ def test_a_library_derived_from_moses_builds_valid_molecules():
     pieces = decompose("O=C(c1ccccc1)n1cccc1")
     assert pieces is not None and all(canonical_smiles(b.smiles) for b in pieces)
     assert decompose("not a smiles") is None
+
+
+def test_decomposition_under_a_time_limit_matches_in_process_and_never_hangs():
+    from anthology.chem.data import moses_smiles
+    from anthology.chem.fragments import decompose_all
+
+    smiles = [*moses_smiles("train", limit=30), "not a smiles"]
+    in_process = decompose_all(smiles, timeout=None)
+    assert decompose_all(smiles, timeout=30.0, workers=2, chunk_size=8) == in_process
+    assert in_process[-1] is None and all(p is not None for p in in_process[:-1])
+    # a limit nothing can meet: every molecule comes back as None (skipped), none hangs the caller
+    assert decompose_all(smiles[:3], timeout=1e-4, chunk_size=2) == [None, None, None]

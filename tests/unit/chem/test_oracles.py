@@ -13,7 +13,7 @@ from anthology.chem.oracles import (
     run_with_timeout,
 )
 from anthology.core.errors import AnthologyError
-from anthology.testing import SimulatedKill
+from anthology.testing import SimulatedKill, slow_oracle_call
 
 
 class CountingOracle:
@@ -63,16 +63,23 @@ def test_settings_are_part_of_the_key(tmp_path):
     assert not sa.cached and sa.value < 0
 
 
-def _sleepy(item, seconds):
-    import time
-
-    time.sleep(seconds if item == "slow" else 0.0)
-    return OracleResult(item, 1.0, "ok")
-
-
 def test_a_call_past_its_timeout_is_recorded_and_the_rest_still_run():
     # the timeout also covers a fresh worker's start (importing torch takes seconds on a busy machine)
-    results = list(run_with_timeout(_sleepy, ["a", "slow", "b", "c"], (120.0,), workers=2, timeout=15.0))
+    results = list(run_with_timeout(slow_oracle_call, ["a", "slow", "b", "c"], (120.0,), workers=2, timeout=15.0))
+    assert [r.status for r in results] == ["ok", "timeout", "ok", "ok"]
+    assert [r.smiles for r in results] == ["a", "slow", "b", "c"]
+
+
+@pytest.mark.slow  # a local Ray cluster starts in 10-40 s; run with `pytest -m slow` where the ray extra is installed
+def test_ray_path_keeps_order_and_records_a_timeout():
+    ray = pytest.importorskip("ray", reason="the ray extra")
+    from anthology.chem.oracles import run_on_ray
+
+    try:
+        results = list(run_on_ray(slow_oracle_call, ["a", "slow", "b", "c"], (600.0,), workers=2, timeout=20.0,
+                                  address="local"))
+    finally:
+        ray.shutdown()
     assert [r.status for r in results] == ["ok", "timeout", "ok", "ok"]
     assert [r.smiles for r in results] == ["a", "slow", "b", "c"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import pathlib
 import random
 import time
@@ -14,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from anthology.chem.data import data_file, moses_smiles
+from anthology.chem.data import DATA_FILES, data_file, moses_smiles
 from anthology.chem.fragment_graph import FragmentGraphs
 from anthology.chem.fragments import FragmentMDP, FragmentState, load_blocks
 from anthology.chem.oracles import CachedOracle, OracleCache, ProxyOracle, VinaOracle
@@ -47,9 +46,13 @@ class TrainResult:
 
 # ---- building blocks ------------------------------------------------------------------------------
 def make_mdp(cfg: MDPConfig, data_dir: str | None = None) -> FragmentMDP:
-    path = pathlib.Path(cfg.blocks)
-    if not path.is_file():
+    if cfg.blocks in DATA_FILES:
         path = data_file(cfg.blocks, data_dir)
+    else:
+        path = pathlib.Path(cfg.blocks)
+        if not path.is_file():
+            raise AnthologyError(f"block library {cfg.blocks} not found; pass a block JSON file or a data file "
+                                 f"name such as fragments/blocks_PDB_105.json")
     return FragmentMDP(load_blocks(path), cfg.max_blocks, cfg.max_atoms, cfg.max_stems)
 
 
@@ -208,9 +211,10 @@ def ppo_update(cfg: Config, policy: FragmentActorCritic, optimizer: torch.optim.
 
 
 # ---- the search ------------------------------------------------------------------------------------
-def top_k_means(scores: Sequence[float]) -> dict[str, float]:
+def top_k_means(scores: Sequence[float]) -> dict[str, float | None]:
+    """Best, top-10 and top-50 mean; None while fewer than k molecules qualify."""
     ranked = sorted(scores, reverse=True)
-    return {f"top{k}": float(np.mean(ranked[:k])) if len(ranked) >= k else math.nan for k in TOP_K}
+    return {f"top{k}": float(np.mean(ranked[:k])) if len(ranked) >= k else None for k in TOP_K}
 
 
 class Search:
@@ -263,7 +267,7 @@ class Search:
                                   seed=self.cfg.seed * 1000 + round_index)
         return proxy.fit(fingerprint_matrix(smiles), y)
 
-    def record(self, round_index: int, seconds: float) -> dict[str, float]:
+    def record(self, round_index: int, seconds: float) -> dict[str, Any]:
         satisfying = [r["score"] for r in self.labels if r["satisfied"] and r["score"] is not None]
         batch = [r for r in self.labels if r["round"] == round_index and "predicted_mean" in r and r["score"] is not None]
         out = {"round": round_index, "oracle_calls": self.calls, "satisfying": len(satisfying),
@@ -273,12 +277,13 @@ class Search:
         return out
 
 
-def r_squared(predicted: Sequence[float], observed: Sequence[float]) -> float:
+def r_squared(predicted: Sequence[float], observed: Sequence[float]) -> float | None:
+    """1 - SSE / SST of a batch; None below two labels or without spread."""
     if len(observed) < 2:
-        return math.nan
+        return None
     p, o = np.asarray(predicted), np.asarray(observed)
     total = float(((o - o.mean()) ** 2).sum())
-    return 1.0 - float(((o - p) ** 2).sum()) / total if total > 0 else math.nan
+    return 1.0 - float(((o - p) ** 2).sum()) / total if total > 0 else None
 
 
 def canonical(mdp: FragmentMDP, states: Sequence[FragmentState]) -> list[str]:
@@ -453,14 +458,14 @@ def summarize_run(cfg: Config, search: Search, curve: list[dict[str, float]]) ->
     satisfying = sorted((r for r in search.labels if r["satisfied"] and r["score"] is not None),
                         key=lambda r: -r["score"])
     top50 = [r["smiles"] for r in satisfying[:50]]
-    metrics = sample_metrics(top50) if top50 else {"internal_diversity": math.nan, "scaffolds": 0.0}
-    r2 = [c["proxy_r2"] for c in curve if not math.isnan(c["proxy_r2"])]
+    metrics = sample_metrics(top50) if len(top50) > 1 else {"internal_diversity": None, "scaffolds": float(len(top50))}
+    r2 = [c["proxy_r2"] for c in curve if c["proxy_r2"] is not None]
     return {"method": "lambdazero", "strategy": cfg.strategy, "kappa": cfg.kappa, "oracle": cfg.oracle.kind,
             "seed": cfg.seed, "budget": cfg.budget, "oracle_calls": search.calls,
             "failed_calls": sum(r["score"] is None for r in search.labels),
             "satisfying": len(satisfying), **{f"eval/{k}": v for k, v in top_k_means([r["score"] for r in satisfying]).items()},
             "eval/top50_diversity": metrics["internal_diversity"], "eval/top50_scaffolds": metrics["scaffolds"],
-            "eval/proxy_r2_mean": float(np.mean(r2)) if r2 else math.nan,
+            "eval/proxy_r2_mean": float(np.mean(r2)) if r2 else None,
             "eval/best_smiles": satisfying[0]["smiles"] if satisfying else None}
 
 
