@@ -235,6 +235,17 @@ def run_with_timeout(fn: Callable[..., OracleResult], items: Sequence[str], args
                             lambda item: OracleResult(item, None, "timeout", f"over {timeout:g} s"))
 
 
+def check_receptor(path: str) -> None:
+    """Parse the receptor once in this process, so a broken file is one clear error, not a failed dock each call."""
+    vina = require("vina", "chem")
+    try:
+        vina.Vina(sf_name="vina", cpu=1, verbosity=0).set_receptor(str(path))
+    except (TypeError, RuntimeError, ValueError) as err:
+        reason = next((line.strip() for line in str(err).splitlines() if "error" in line.lower()), str(err).strip())
+        raise AnthologyError(f"receptor file {path} does not parse as PDBQT ({reason}); prepare it for Vina "
+                             "(e.g. with meeko's mk_prepare_receptor) or use `anthology data fetch`") from err
+
+
 RAY_START_TIMEOUT = 600.0
 
 
@@ -300,6 +311,7 @@ class VinaOracle:
         require("meeko", "chem")
         if not pathlib.Path(self.receptor).is_file():
             raise AnthologyError(f"receptor file {self.receptor} not found; see `anthology data list`")
+        check_receptor(self.receptor)
 
     def settings(self) -> dict[str, Any]:
         return {"receptor": pathlib.Path(self.receptor).name, "center": list(self.center), "size": list(self.size),

@@ -89,10 +89,13 @@ def test_proxy_oracle_scores_and_records_invalid(shared_data):
     assert results[0].status == "ok" and math.isfinite(results[0].value) and results[1].status == "invalid"
 
 
-def test_a_missing_receptor_is_a_user_error(tmp_path):
+def test_a_missing_or_broken_receptor_is_a_user_error(tmp_path):
     pytest.importorskip("vina")
     with pytest.raises(AnthologyError, match="receptor file"):
         VinaOracle(str(tmp_path / "none.pdbqt"))
+    (tmp_path / "broken.pdbqt").write_text("HEADER not a receptor\n")
+    with pytest.raises(AnthologyError, match=r"does not parse as PDBQT.*PDBQT parsing error"):
+        VinaOracle(str(tmp_path / "broken.pdbqt"))
 
 
 @pytest.mark.learning
