@@ -365,18 +365,16 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
             info = rl_on_oracle_round(cfg, search, policy, optimizer, graphs, generator, round_index)
             episodes_seen += cfg.episodes_per_update
         else:
-            proxy = search.fit_proxy(round_index)
-            proposals, predictions, info = propose(cfg, search, proxy, policy, optimizer, graphs, generator,
-                                                   molecules)
+            scorer = RoundScorer(cfg, search.fit_proxy(round_index))
+            proposals, info = propose(cfg, search, scorer, policy, optimizer, graphs, generator, molecules)
             episodes_seen += cfg.proposals_per_round
             candidates = [s for s in dict.fromkeys(proposals) if s not in search.known]
             if candidates:
-                mean, std = predictions(candidates)
-                props = properties(cfg, candidates)
+                mean, std = scorer.predict(candidates)
                 ucb = mean + cfg.kappa * std
                 chosen = acquire(ucb, min(cfg.acquire_per_round, search.remaining),
                                  torch.zeros(len(candidates), dtype=torch.bool),
-                                 torch.from_numpy(props.discount).float())
+                                 torch.from_numpy(scorer.discount(candidates)).float())
                 picked = [candidates[i] for i in chosen.tolist()]
                 search.label(picked, round_index,
                              {candidates[i]: (float(mean[i]), float(std[i])) for i in chosen.tolist()})
@@ -402,36 +400,51 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     return TrainResult(summary, curve, search.labels)
 
 
-def propose(cfg: Config, search: Search, proxy: SurrogateEnsemble, policy: FragmentActorCritic,
-            optimizer: torch.optim.Optimizer, graphs: FragmentGraphs, generator: torch.Generator,
-            molecules: random.Random) -> tuple[list[str], Any, dict[str, float]]:
-    """One round of proposals: PPO episodes rewarded by the proxy's UCB (lambdazero) or random molecules
-    (random_policy_al). Returns the proposals' SMILES, a predictor (mean, std) and training metrics."""
-    cache: dict[str, tuple[float, float]] = {}
+class RoundScorer:
+    """The proxy's mean and std and the constraint discount of molecules, each computed once a round (the
+    PPO reward and the acquisition both need them for the same proposals)."""
 
-    def predict(smiles: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        todo = [s for s in dict.fromkeys(smiles) if s not in cache]
+    def __init__(self, cfg: Config, proxy: SurrogateEnsemble) -> None:
+        self.cfg, self.proxy = cfg, proxy
+        self.predictions: dict[str, tuple[float, float]] = {}
+        self.discounts: dict[str, float] = {}
+
+    def predict(self, smiles: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        todo = [s for s in dict.fromkeys(smiles) if s not in self.predictions]
         if todo:
-            mean, std = proxy.predict(fingerprint_matrix(todo))
-            cache.update({s: (float(m), float(d)) for s, m, d in zip(todo, mean, std)})
-        return (torch.tensor([cache[s][0] for s in smiles]), torch.tensor([cache[s][1] for s in smiles]))
+            mean, std = self.proxy.predict(fingerprint_matrix(todo))
+            self.predictions.update({s: (float(m), float(d)) for s, m, d in zip(todo, mean, std)})
+        return (torch.tensor([self.predictions[s][0] for s in smiles]),
+                torch.tensor([self.predictions[s][1] for s in smiles]))
 
+    def discount(self, smiles: Sequence[str]) -> np.ndarray:
+        todo = [s for s in dict.fromkeys(smiles) if s not in self.discounts]
+        if todo:
+            self.discounts.update(zip(todo, properties(self.cfg, todo).discount.tolist()))
+        return np.array([self.discounts[s] for s in smiles])
+
+
+def propose(cfg: Config, search: Search, scorer: RoundScorer, policy: FragmentActorCritic,
+            optimizer: torch.optim.Optimizer, graphs: FragmentGraphs, generator: torch.Generator,
+            molecules: random.Random) -> tuple[list[str], dict[str, float]]:
+    """One round of proposals: PPO episodes rewarded by the proxy's UCB (lambdazero) or random molecules
+    (random_policy_al). Returns the proposals' SMILES and training metrics."""
     if cfg.strategy == "random_policy_al":
         return canonical(search.mdp, [random_molecule(search.mdp, molecules)
-                                      for _ in range(cfg.proposals_per_round)]), predict, {}
+                                      for _ in range(cfg.proposals_per_round)]), {}
     proposals: list[str] = []
     info: dict[str, float] = {}
     rewards_seen = []
     while len(proposals) < cfg.proposals_per_round:
         episodes = collect_episodes(search.mdp, graphs, policy, cfg.episodes_per_update, generator)
         smiles = canonical(search.mdp, episodes.final)
-        mean, std = predict(smiles)
+        mean, std = scorer.predict(smiles)
         ucb = (mean + cfg.kappa * std).numpy()
-        reward = normalised(cfg, ucb) * properties(cfg, smiles).discount
+        reward = normalised(cfg, ucb) * scorer.discount(smiles)
         info = ppo_update(cfg, policy, optimizer, graphs, episodes, torch.from_numpy(reward).float(), generator)
         proposals += smiles
         rewards_seen.append(float(reward.mean()))
-    return proposals, predict, {**info, "train/reward_mean": float(np.mean(rewards_seen))}
+    return proposals, {**info, "train/reward_mean": float(np.mean(rewards_seen))}
 
 
 def rl_on_oracle_round(cfg: Config, search: Search, policy: FragmentActorCritic, optimizer: torch.optim.Optimizer,
