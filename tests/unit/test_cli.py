@@ -33,7 +33,8 @@ def test_help_prints_usage(capsys):
     (["train", "koopman", "--preset", "tiny", "--system", "dufing"], "invalid choice"),
     (["train", "koopman", "--resume", "/nonexistent/run"], "no run to resume"),
     (["train"], "name a method"),
-    (["reproduce", "koopman", "--preset", "huge"], "unknown preset 'huge'"),
+    (["reproduce", "koopman", "--preset", "huge"], "unknown reproduce preset of 'koopman' 'huge'"),
+    (["reproduce", "all", "--preset", "vina"], "unknown preset 'vina'"),
     (["reproduce", "nope"], "unknown method 'nope'"),
 ])
 def test_mistakes_give_one_line_and_exit_code_2(argv, expected, capsys, tmp_path):
