@@ -11,6 +11,7 @@ from its checkpoint), and the outputs `claim.json` and `figures.json`. With `out
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -65,6 +66,26 @@ def run_reproduction(method: str, preset: str, cfg: Any, make_jobs: Callable[[An
     if tracker is not None:
         tracker.close()
     return cfg, reproduction, results
+
+
+@dataclasses.dataclass(frozen=True)
+class CurveJob:
+    """One training run of a reproduction whose result is its summary and a curve of evaluations."""
+
+    cfg: Any
+    variant: str
+    run_path: str
+
+
+def run_curve_job(job: CurveJob, train: Callable[..., Any], load_curve: Callable[[RunDir], Any]) -> dict[str, Any]:
+    """Train the job's run (resuming from its checkpoint if it was killed), or reuse it when it finished
+    before; bind `train` and `load_curve` with functools.partial to get a picklable `run_job`."""
+    run = RunDir(pathlib.Path(job.run_path))
+    summary = run.read_summary()
+    if summary is None:
+        result = train(job.cfg, run_dir=run)
+        return {"variant": job.variant, "summary": result.summary, "curve": result.curve}
+    return {"variant": job.variant, "summary": summary, "curve": load_curve(run)}
 
 
 def job_dir(reproduction: RunDir, name: str) -> RunDir:

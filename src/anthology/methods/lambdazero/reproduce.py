@@ -8,7 +8,7 @@ screening baselines (each that the preset runs).
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import math
 import pathlib
 from typing import Any
@@ -17,7 +17,15 @@ import numpy as np
 
 from anthology.core.claims import Claim, ClaimRow, summarize
 from anthology.core.config import override
-from anthology.core.reproduction import job_dir, line_figure, run_reproduction, save_reproduction, series
+from anthology.core.reproduction import (
+    CurveJob,
+    job_dir,
+    line_figure,
+    run_curve_job,
+    run_reproduction,
+    save_reproduction,
+    series,
+)
 from anthology.core.run_dir import RunDir
 from anthology.tracking import Tracker
 
@@ -33,25 +41,10 @@ METRICS = ("top1", "top10", "top50", "top50_diversity", "top50_scaffolds", "prox
            "failed_calls")
 
 
-@dataclasses.dataclass(frozen=True)
-class Job:
-    cfg: Any
-    variant: str
-    run_path: str
+run_job = functools.partial(run_curve_job, train=train, load_curve=load_curve)
 
 
-def run_job(job: Job) -> dict[str, Any]:
-    run = RunDir(pathlib.Path(job.run_path))
-    summary = run.read_summary()
-    if summary is None:
-        result = train(job.cfg, run_dir=run)
-        summary, curve = result.summary, result.curve
-    else:
-        curve = load_curve(run)
-    return {"variant": job.variant, "summary": summary, "curve": curve}
-
-
-def make_jobs(rcfg: ReproduceConfig, reproduction: RunDir) -> list[Job]:
+def make_jobs(rcfg: ReproduceConfig, reproduction: RunDir) -> list[CurveJob]:
     by_name = {v.name: v for v in VARIANTS}
     cache = str(reproduction.path.parents[1] / "oracle_cache.sqlite")  # runs/lambdazero/oracle_cache.sqlite
     jobs = []
@@ -63,7 +56,7 @@ def make_jobs(rcfg: ReproduceConfig, reproduction: RunDir) -> list[Job]:
             tag = name.split(" (")[0].replace(" + ", "_").replace(" ", "_")
             run = job_dir(reproduction, f"{tag}-s{seed}")
             run.write_config(cfg, "lambdazero", reproduction.path.parent.name)
-            jobs.append(Job(cfg, name, str(run.path)))
+            jobs.append(CurveJob(cfg, name, str(run.path)))
     return jobs
 
 

@@ -8,7 +8,7 @@ while the naive reward converges to the biased target n(x)R(x). `holds` is compu
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import pathlib
 from typing import Any
 
@@ -17,7 +17,15 @@ import torch
 
 from anthology.core.claims import Claim, ClaimRow, summarize
 from anthology.core.config import override
-from anthology.core.reproduction import job_dir, line_figure, run_reproduction, save_reproduction, series
+from anthology.core.reproduction import (
+    CurveJob,
+    job_dir,
+    line_figure,
+    run_curve_job,
+    run_reproduction,
+    save_reproduction,
+    series,
+)
 from anthology.core.run_dir import RunDir
 from anthology.gfn.exact import (
     backward_log_probs,
@@ -40,22 +48,7 @@ EQUAL_ACCURACY = 0.1  # "equal accuracy": final exact L1 within this of the othe
 EXACT_SOFT_Q = 0.25  # the corrected soft Q-learner must reach an exact L1 below this
 
 
-@dataclasses.dataclass(frozen=True)
-class Job:
-    cfg: Config
-    variant: str
-    run_path: str
-
-
-def run_job(job: Job) -> dict[str, Any]:
-    run = RunDir(pathlib.Path(job.run_path))
-    summary = run.read_summary()
-    if summary is None:
-        result = train(job.cfg, run_dir=run)
-        summary, curve = result.summary, result.curve
-    else:
-        curve = load_curve(run)
-    return {"variant": job.variant, "summary": summary, "curve": curve}
+run_job = functools.partial(run_curve_job, train=train, load_curve=load_curve)
 
 
 def exact_references(cfg: Config) -> dict[str, float]:
@@ -71,7 +64,7 @@ def exact_references(cfg: Config) -> dict[str, float]:
     return out
 
 
-def make_jobs(rcfg: ReproduceConfig, reproduction: RunDir) -> list[Job]:
+def make_jobs(rcfg: ReproduceConfig, reproduction: RunDir) -> list[CurveJob]:
     by_name = {v.name: v for v in VARIANTS}
     jobs = []
     for name in rcfg.variants:
@@ -81,7 +74,7 @@ def make_jobs(rcfg: ReproduceConfig, reproduction: RunDir) -> list[Job]:
                            seed=seed)
             run = job_dir(reproduction, f"{name.split(' (')[0].replace(' ', '_')}-s{seed}")
             run.write_config(cfg, "maxent_gfn", reproduction.path.parent.name)
-            jobs.append(Job(cfg, name, str(run.path)))
+            jobs.append(CurveJob(cfg, name, str(run.path)))
     return jobs
 
 
