@@ -139,10 +139,10 @@ def mask_tensor(mdp: FragmentMDP, states: Sequence[FragmentState], stop_only: bo
 
 
 @torch.no_grad()
-def collect_episodes(mdp: FragmentMDP, graphs: FragmentGraphs, policy: FragmentActorCritic | None, n: int,
+def collect_episodes(mdp: FragmentMDP, graphs: FragmentGraphs, policy: FragmentActorCritic, n: int,
                      generator: torch.Generator) -> Episodes:
-    """n episodes from the empty molecule in lockstep until each stops (a forced stop at max_blocks + 1
-    steps); `policy=None` samples uniformly among the valid actions."""
+    """n episodes of the policy from the empty molecule in lockstep until each stops (a forced stop at
+    max_blocks + 1 steps). Random molecules come from `random_molecule`."""
     current = [FragmentState() for _ in range(n)]
     alive = list(range(n))
     per_episode: list[list[tuple]] = [[] for _ in range(n)]
@@ -151,10 +151,7 @@ def collect_episodes(mdp: FragmentMDP, graphs: FragmentGraphs, policy: FragmentA
             break
         states = [current[i] for i in alive]
         masks = mask_tensor(mdp, states, stop_only=t == mdp.max_blocks)
-        if policy is None:
-            logits, values = torch.zeros(masks.shape), torch.zeros(len(states))
-        else:
-            logits, values = policy(graphs(states))
+        logits, values = policy(graphs(states))
         logits = logits.masked_fill(~masks, NEG_INF)
         dist = torch.distributions.Categorical(logits=logits)
         actions = torch.multinomial(dist.probs, 1, generator=generator)[:, 0]
