@@ -4,6 +4,7 @@
     anthology train <method> [--preset tiny|demo|quick|paper] [--resume last|PATH] [--runs DIR] [--quiet]
                              [any config field, e.g. --steps 500 --model.latent-dim 16]
     anthology reproduce <method>|all [--preset demo|quick|paper] [--workers N] [--resume] [--out DIR]
+    anthology generate <method> [--weights qed=0.7,sa=0.3] [-n 1000] [--run FOLDER] [--out FILE.csv]
     anthology report [--runs DIR] [--results DIR] [--out DIR]
     anthology data list|fetch [--names FILE ...] [--dest DIR]
 
@@ -241,8 +242,23 @@ def cmd_data(args: list[str]) -> int:
     return 0
 
 
+def cmd_generate(args: list[str]) -> int:
+    """`anthology generate <method> ...`: sample from a trained generative model (Mol-MoE) to a CSV."""
+    if not args or args[0].startswith("-"):
+        raise AnthologyError("name a method: anthology generate <method> (mol_moe)")
+    spec = get_method(args.pop(0))
+    if spec.generate is None:
+        generative = [n for n in method_names() if get_method(n).generate is not None]
+        raise AnthologyError(f"'{spec.name}' does not generate samples; methods that do: {', '.join(generative)}")
+    args = ["--n" if a == "-n" else a for a in args]
+    cfg = _parse(spec.generate_config, args, f"anthology generate {spec.name}")
+    path = spec.generate(cfg)
+    print(f"wrote {path}")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
-    "list": cmd_list, "train": cmd_train, "reproduce": cmd_reproduce, "report": cmd_report, "data": cmd_data,
+    "list": cmd_list, "train": cmd_train, "generate": cmd_generate, "reproduce": cmd_reproduce, "report": cmd_report, "data": cmd_data,
 }
 
 

@@ -20,6 +20,7 @@ METHOD_MODULES: dict[str, str] = {
     "maxent_gfn": "anthology.methods.maxent_gfn",
     "decoupled_regularization": "anthology.methods.decoupled_regularization",
     "lambdazero": "anthology.methods.lambdazero",
+    "mol_moe": "anthology.methods.mol_moe",
 }
 
 
@@ -37,6 +38,9 @@ class MethodSpec:
     train: Callable[..., Any]
     reproduce: Callable[..., Any]
     reproduce_presets: Mapping[str, Any]
+    generate: Callable[..., Any] | None = None
+    """Sampling from a trained model (`anthology generate <method>`), for generative methods."""
+    generate_config: type | None = None
 
     def preset(self, name: str) -> Any:
         if name not in self.presets:

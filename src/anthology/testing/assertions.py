@@ -14,10 +14,14 @@ def _numbers(summary: Mapping[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
 def assert_summaries_equal(a: Mapping[str, Any], b: Mapping[str, Any]) -> None:
-    """Two runs' summaries are identical, key for key and bit for bit."""
+    """Two runs' summaries are identical, key for key and bit for bit (NaN equals NaN)."""
     assert a.keys() == b.keys(), f"different keys: {sorted(set(a) ^ set(b))}"
-    diff = {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+    diff = {k: (a[k], b[k]) for k in a if a[k] != b[k] and not (_is_nan(a[k]) and _is_nan(b[k]))}
     assert not diff, f"summaries differ: {diff}"
 
 

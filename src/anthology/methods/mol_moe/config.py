@@ -1,0 +1,122 @@
+"""Configs and presets for Mol-MoE (test-time steerable multi-objective molecule generation)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from anthology.chem.objectives import OBJECTIVES
+from anthology.nets.causal_lm import LMConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainConfig:
+    molecules: int = 100_000
+    """MOSES training SMILES the base model is pretrained on (the paper: 3.5M from ZINC, MOSES and ChEMBL)."""
+    epochs: int = 3
+    batch_size: int = 128
+    lr: float = 2e-3
+    warmup_steps: int = 50
+    preference_prefix: float = 0.5
+    """Share of pretraining molecules preceded by a random preference prompt (weights independent of the
+    molecule), so that the base model generates normally after one (Llama-3.2 had read numbers in text)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RLConfig:
+    """RLOO (as TRL's RLOOTrainer): k samples per prompt, leave-one-out baseline, clipped sequence ratio."""
+
+    steps: int = 100
+    prompts: int = 32
+    """Prompts per step; each is sampled k times (batch = prompts x k)."""
+    k: int = 4
+    lr: float = 1e-4
+    beta: float = 0.2
+    """KL coefficient to the reference model, subtracted from the reward (the paper's experts: 0.2; router: 0.05)."""
+    clip: float = 0.2
+    ppo_epochs: int = 2
+    minibatch: int = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class RiCConfig:
+    """Rewards-in-Context: SFT on molecules prefixed by their own scores, then one online round."""
+
+    molecules: int = 20_000
+    """Scored MOSES molecules for the offline SFT."""
+    epochs: int = 1
+    lr: float = 5e-4
+    online_samples: int = 2048
+    """Molecules sampled in the online round (prompts: every weight 1.0 but one drawn from U(0, 1))."""
+    quantile: float = 0.7
+    """Online samples above this per-objective quantile (on any objective) are kept for the second SFT."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    preferences: int = 16
+    """Dirichlet(1) preferences the steering is measured on."""
+    samples: int = 256
+    """Molecules sampled per preference and method."""
+    top_k: int = 10
+
+
+LM = LMConfig(hidden=128, layers=3, heads=4, intermediate=256, max_length=96)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    objectives: tuple[str, ...] = OBJECTIVES
+    """Objectives in [0, 1] (see chem.objectives): qed, sa, tpsa (a window), seh (the sEH proxy)."""
+    lm: LMConfig = LM
+    pretrain: PretrainConfig = PretrainConfig()
+    expert: RLConfig = RLConfig()
+    router: RLConfig = RLConfig(steps=150, lr=1e-3, beta=0.05)
+    """Router training: only the gates; reward sum_i w_i s_i(x) with w ~ Dirichlet(alpha) in the prompt."""
+    dirichlet_alpha: float = 1.0
+    router_init_gap: float = 2.0
+    """Router initialisation from hidden states (mergekit's gate_mode hidden): the gate rows are the
+    directions by which each expert's one-hot preference prompt moves the hidden states, scaled so that
+    under its own prompt an expert's logit exceeds the others' by this much on average."""
+    ric: RiCConfig = RiCConfig()
+    eval: EvalConfig = EvalConfig()
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 64
+    base_model: str | None = "shipped"
+    """The base to start from: "shipped" (pretrained on 100k MOSES SMILES, see mol_moe/README.md), a folder
+    written by `python -m anthology.methods.mol_moe.pretrain`, or None to pretrain in this run."""
+    baselines: bool = True
+    """Also train MORLHF and Rewards-in-Context (Rewarded Soups needs only the experts)."""
+    data_dir: str | None = None
+    seed: int = 0
+    device: str = "cpu"
+
+
+@dataclasses.dataclass(frozen=True)
+class ReproduceConfig:
+    train: Config
+    seeds: tuple[int, ...]
+    workers: int = 2
+
+
+TINY_RL = RLConfig(steps=4, prompts=4, k=2, minibatch=8)
+PRESETS: dict[str, Config] = {
+    "tiny": Config(lm=LMConfig(hidden=32, layers=2, heads=2, intermediate=64, max_length=80), base_model=None,
+                   pretrain=PretrainConfig(molecules=256, batch_size=64), expert=TINY_RL,
+                   router=dataclasses.replace(TINY_RL, lr=1e-3, beta=0.05),
+                   ric=RiCConfig(molecules=128, online_samples=32), eval=EvalConfig(preferences=3, samples=16)),
+    "demo": Config(pretrain=PretrainConfig(molecules=30_000), expert=RLConfig(steps=40), router=RLConfig(steps=60, lr=1e-3, beta=0.05),
+                   ric=RiCConfig(molecules=5000, online_samples=512), eval=EvalConfig(preferences=15, samples=128)),
+    "quick": Config(),
+    "paper": Config(lm=LMConfig(hidden=512, layers=8, heads=8, intermediate=1536, max_length=128), base_model=None,
+                    pretrain=PretrainConfig(molecules=1_584_663, epochs=1, batch_size=256, lr=5e-4),
+                    expert=RLConfig(steps=500, prompts=64, k=2), router=RLConfig(steps=500, prompts=64, k=2, lr=1e-3, beta=0.05),
+                    ric=RiCConfig(molecules=200_000), eval=EvalConfig(preferences=16, samples=2048)),
+}
+
+REPRODUCE_PRESETS: dict[str, ReproduceConfig] = {
+    "tiny": ReproduceConfig(PRESETS["tiny"], seeds=(0,), workers=1),
+    "demo": ReproduceConfig(PRESETS["demo"], seeds=(0,), workers=1),
+    "quick": ReproduceConfig(PRESETS["quick"], seeds=(0, 1, 2)),
+    "paper": ReproduceConfig(PRESETS["paper"], seeds=(0, 1, 2), workers=1),
+}

@@ -1,0 +1,575 @@
+"""Mol-MoE (Calanzone, D'Oro and Bacon 2025): one pipeline from MOSES SMILES to a steerable mixture.
+
+Mol-MoE pretrains a causal LM on SMILES, fine-tunes one expert per objective with RLOO and a KL penalty
+to the base, merges the experts' MLP blocks into a Mixtral-style model with shared attention and dense
+routing, and then trains only the router gates with preference prompts `<qed=0.70><sa=0.30>...<s>`
+(w ~ Dirichlet) on the reward sum_i w_i s_i(x) minus a KL penalty to the merged model. At test time a
+new preference is a new prompt: no retraining and no re-merging.
+
+The same run trains the baselines on the same base: MORLHF (one RLOO policy on the mean score),
+Rewarded Soups (the experts' MLPs averaged with weights w; needs a merge per preference) and
+Rewards-in-Context (SFT on molecules prefixed with their own scores, then one online round). It ends
+by measuring how well each follows 16 Dirichlet preferences (`evaluate_steering`).
+
+    anthology train mol_moe --preset demo
+    anthology generate mol_moe --weights qed=0.7,sa=0.3 -n 1000
+
+Every stage's model is saved with `save_pretrained` under `<run>/models/<stage>/`; a killed run
+resumes from the last finished stage, and each stage draws from its own seeded generator, so a resumed
+run equals an uninterrupted one. Left out: the paper's 1B Llama-3.2 and its 3.5M-molecule corpus,
+the JNK3/DRD2/GSK3B/CYP oracles (downloaded at run time; sEH proxy, QED, SA and a TPSA window instead)
+and the OOD ablation.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+import math
+import pathlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from anthology.chem.data import moses_smiles
+from anthology.chem.objectives import ObjectiveScorer
+from anthology.chem.scoring import canonical_smiles, internal_diversity, to_mol
+from anthology.chem.smiles_tokenizer import (
+    BOS,
+    WEIGHT_LEVELS,
+    decode_smiles,
+    encode_smiles,
+    make_smiles_tokenizer,
+    preference_prompt,
+    prompt_ids,
+)
+from anthology.core.errors import AnthologyError, require
+from anthology.core.hypervolume import hypervolume
+from anthology.core.run_dir import RunDir, write_json
+from anthology.core.seeding import seed_everything
+from anthology.nets.causal_lm import (
+    continuation_mask,
+    interpolate_mlps,
+    lm_loss,
+    make_llama,
+    merge_into_mixtral,
+    mlp_inputs,
+    mlp_parameters,
+    router_parameters,
+    sample,
+    sequence_log_probs,
+    set_trainable,
+)
+from anthology.rl.rloo import rloo_advantages, rloo_loss
+from anthology.tracking import Tracker
+
+from .config import Config, RLConfig
+
+Scorer = Callable[[Sequence[str]], tuple[np.ndarray, np.ndarray]]
+METHODS = ("mol_moe", "rewarded_soups", "morlhf", "rewards_in_context", "mol_moe_init_router")
+STAGES = ("base", *(f"expert_{i}" for i in range(8)), "morlhf", "mol_moe_init_router", "mol_moe", "rewards_in_context")
+
+
+@dataclasses.dataclass
+class TrainResult:
+    summary: dict[str, Any]
+    curve: dict[str, Any]
+    """Per method: prompted weights [P, K] and achieved mean scores [P, K] (the steering figure)."""
+    models: dict[str, Any]
+    tokenizer: Any
+
+
+@dataclasses.dataclass
+class Context:
+    """What every stage needs: config, tokenizer, scorer, corpus, run folder, tracker."""
+
+    cfg: Config
+    tokenizer: Any
+    scorer: Scorer
+    corpus: list[str]
+    run: RunDir | None
+    tracker: Tracker | None
+
+    @property
+    def objectives(self) -> tuple[str, ...]:
+        return self.cfg.objectives
+
+    @functools.cached_property
+    def suppress(self) -> torch.Tensor:
+        """Ids a molecule never contains: preference tokens, <pad>, <s>, <unk>."""
+        t = self.tokenizer
+        return torch.cat([preference_rows(t, self.objectives).reshape(-1),
+                          torch.tensor([t.pad_token_id, t.bos_token_id, t.unk_token_id])])
+
+    def generator(self, stage: str) -> torch.Generator:
+        """An independent, seeded stream per stage: a resumed run draws what an uninterrupted one does."""
+        return torch.Generator().manual_seed(self.cfg.seed * 1000 + STAGES.index(stage))
+
+    def log(self, stage: str, step: int, metrics: dict[str, float]) -> None:
+        record = {"stage": stage, "step": step, **metrics}
+        if self.run is not None:
+            self.run.append_metrics(record)
+        if self.tracker is not None:
+            self.tracker.log(step, {f"{stage}/{k}": v for k, v in metrics.items()})
+
+
+# ----------------------------------------------------------------------------- models and stages
+
+
+def preference_rows(tokenizer: Any, objectives: Sequence[str]) -> torch.Tensor:
+    """Vocabulary ids of the preference tokens [K, WEIGHT_LEVELS] (row k: weights 0.00 ... 1.00)."""
+    vocab = tokenizer.get_vocab()
+    return torch.tensor([[vocab[f"<{o}={level / (WEIGHT_LEVELS - 1):.2f}>"] for level in range(WEIGHT_LEVELS)]
+                         for o in objectives])
+
+
+def make_base(cfg: Config, tokenizer: Any, generator: torch.Generator) -> Any:
+    """A fresh Llama whose preference-token embeddings are linear in the weight,
+    e(<o=w>) = w u_o + (1 - w) v_o, and stay fixed (like a number embedding: the paper's Llama reads the
+    weights as text)."""
+    torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
+    model = make_llama(cfg.lm, len(tokenizer), tokenizer.pad_token_id, tokenizer.bos_token_id,
+                       tokenizer.eos_token_id)
+    rows = preference_rows(tokenizer, cfg.objectives)
+    levels = torch.linspace(0, 1, WEIGHT_LEVELS)[:, None]
+    with torch.no_grad():
+        for k in range(len(cfg.objectives)):
+            u, v = torch.randn(2, cfg.lm.hidden, generator=generator) * model.config.initializer_range * 10
+            model.model.embed_tokens.weight[rows[k]] = levels * u + (1 - levels) * v
+    return model
+
+
+class FixedRows:
+    """Restores the preference-token embeddings after each optimizer step (AdamW decays them otherwise)."""
+
+    def __init__(self, model: Any, rows: torch.Tensor) -> None:
+        self.weight = model.get_input_embeddings().weight
+        self.rows = rows.reshape(-1)
+        self.saved = self.weight.detach()[self.rows].clone()
+
+    def restore(self) -> None:
+        with torch.no_grad():
+            self.weight[self.rows] = self.saved
+
+
+def stage(ctx: Context, name: str, build: Callable[[], Any]) -> Any:
+    """The model of a stage: loaded when a previous run saved it, else built and saved."""
+    transformers = require("transformers", "llm")
+    transformers.utils.logging.disable_progress_bar()
+    folder = None if ctx.run is None else ctx.run.path / "models" / name
+    if folder is not None and (folder / "config.json").is_file():
+        return transformers.AutoModelForCausalLM.from_pretrained(folder).eval()
+    model = build()
+    if folder is not None:
+        model.save_pretrained(folder)
+    return model
+
+
+def batch_of(tokenizer: Any, rows: list[list[int]], molecule_from: list[int]) -> tuple[torch.Tensor, ...]:
+    """Right-padded ids, attention mask and loss mask (1 on the molecule's tokens and its EOS)."""
+    length = max(map(len, rows))
+    ids = torch.full((len(rows), length), tokenizer.pad_token_id)
+    attention = torch.zeros(len(rows), length, dtype=torch.long)
+    loss_mask = torch.zeros(len(rows), length, dtype=torch.long)
+    for i, (row, start) in enumerate(zip(rows, molecule_from, strict=True)):
+        ids[i, :len(row)] = torch.tensor(row)
+        attention[i, :len(row)] = 1
+        loss_mask[i, start:len(row)] = 1
+    return ids, attention, loss_mask
+
+
+def random_preferences(n: int, k: int, alpha: float, generator: torch.Generator) -> torch.Tensor:
+    """n Dirichlet(alpha) weight vectors [n, k], rounded to the two decimals a prompt can carry."""
+    w = _gamma(n, k, alpha, generator)  # Dirichlet = normalised Gamma(alpha) draws
+    w = w / w.sum(-1, keepdim=True)
+    return torch.round(w * (WEIGHT_LEVELS - 1)) / (WEIGHT_LEVELS - 1)
+
+
+def _gamma(n: int, k: int, alpha: float, generator: torch.Generator) -> torch.Tensor:
+    # torch's Gamma sampler takes no generator: draw through numpy seeded from ours
+    rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
+    return torch.from_numpy(rng.gamma(alpha, 1.0, size=(n, k))).float()
+
+
+def supervised(ctx: Context, model: Any, examples: list[tuple[str, str]], epochs: int, lr: float, stage_name: str,
+               generator: torch.Generator) -> Any:
+    """Next-token training on (prompt, SMILES) pairs with a linear warm-up and decay (AdamW)."""
+    cfg = ctx.cfg.pretrain
+    rows, starts = [], []
+    for prompt, smiles in examples:
+        ids = encode_smiles(ctx.tokenizer, smiles, prompt)
+        rows.append(ids)
+        starts.append(len(prompt_ids(ctx.tokenizer, prompt)))
+    model.requires_grad_(True)
+    fixed = FixedRows(model, preference_rows(ctx.tokenizer, ctx.objectives))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    steps = epochs * math.ceil(len(rows) / cfg.batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / cfg.warmup_steps) * max(0.0, 1 - s / steps))
+    model.train()
+    step = 0
+    for _ in range(epochs):
+        order = torch.randperm(len(rows), generator=generator).tolist()
+        for start in range(0, len(order), cfg.batch_size):
+            chosen = order[start:start + cfg.batch_size]
+            ids, attention, loss_mask = batch_of(ctx.tokenizer, [rows[i] for i in chosen], [starts[i] for i in chosen])
+            loss = lm_loss(model, ids, attention, loss_mask)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            fixed.restore()
+            step += 1
+            if step % 50 == 0 or step == steps:
+                ctx.log(stage_name, step, {"loss": loss.item()})
+    return model.eval()
+
+
+def pretrain(ctx: Context) -> Any:
+    """The base model: SMILES of the corpus after `<s>`, half of them after a random preference prompt."""
+    generator = ctx.generator("base")
+    model = make_base(ctx.cfg, ctx.tokenizer, generator)
+    weights = random_preferences(len(ctx.corpus), len(ctx.objectives), 1.0, generator)
+    prefixed = torch.rand(len(ctx.corpus), generator=generator) < ctx.cfg.pretrain.preference_prefix
+    examples = [(preference_prompt(ctx.objectives, weights[i].tolist()) if prefixed[i] else BOS, s)
+                for i, s in enumerate(ctx.corpus)]
+    return supervised(ctx, model, examples, ctx.cfg.pretrain.epochs, ctx.cfg.pretrain.lr, "base", generator)
+
+
+def generate(ctx: Context, model: Any, prompts: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, list[str]]:
+    tokens = sample(model, prompts, ctx.cfg.max_new_tokens, ctx.tokenizer.eos_token_id, ctx.tokenizer.pad_token_id,
+                    generator, ctx.cfg.temperature, ctx.cfg.top_p, ctx.suppress)
+    return tokens, [decode_smiles(ctx.tokenizer, row) for row in tokens.tolist()]
+
+
+def reinforce(ctx: Context, policy: Any, reference: Any, trainable: list[torch.nn.Parameter], rl: RLConfig,
+              make_prompts: Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]],
+              reward: Callable[[np.ndarray, torch.Tensor], torch.Tensor], stage_name: str) -> Any:
+    """RLOO on `trainable` parameters of `policy`: k samples per prompt, reward minus beta times the
+    sequence log-ratio to `reference`, leave-one-out advantages, clipped-ratio updates.
+
+    make_prompts(n, generator) -> (prompt ids [n, P], context [n, ...]); reward(scores [N, K], context of
+    each sample [N, ...]) -> [N]."""
+    generator = ctx.generator(stage_name)
+    set_trainable(policy, trainable)
+    reference.requires_grad_(False)
+    optimizer = torch.optim.AdamW(trainable, lr=rl.lr, weight_decay=0.0)
+    for step in range(1, rl.steps + 1):
+        prompts, context = make_prompts(rl.prompts, generator)
+        prompts, context = prompts.repeat_interleave(rl.k, 0), context.repeat_interleave(rl.k, 0)  # [N = n k, ...]
+        tokens, smiles = generate(ctx, policy, prompts, generator)
+        mask = continuation_mask(tokens, ctx.tokenizer.eos_token_id)
+        scores, valid = ctx.scorer(smiles)
+        with torch.no_grad():
+            old = sequence_log_probs(policy, prompts, tokens, mask, ctx.suppress).sum(1)  # [N]
+            ref = sequence_log_probs(reference, prompts, tokens, mask, ctx.suppress).sum(1)
+        score = reward(scores, context)
+        total = score - rl.beta * (old - ref)
+        advantages = rloo_advantages(total.view(-1, rl.k)).view(-1)
+        policy.train()
+        for _ in range(rl.ppo_epochs):
+            order = torch.randperm(len(tokens), generator=generator)
+            for start in range(0, len(order), rl.minibatch):
+                idx = order[start:start + rl.minibatch]
+                new = sequence_log_probs(policy, prompts[idx], tokens[idx], mask[idx], ctx.suppress).sum(1)
+                loss, info = rloo_loss(new, old[idx], advantages[idx], rl.clip)
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+                optimizer.step()
+        policy.eval()
+        ctx.log(stage_name, step, {"reward": float(score.mean()), "kl": float((old - ref).mean()),
+                                   "validity": float(valid.mean()), **info})
+    set_trainable(policy, list(policy.parameters()))
+    return policy
+
+
+def bos_prompts(ctx: Context) -> Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]:
+    def make(n: int, _generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.full((n, 1), ctx.tokenizer.bos_token_id), torch.zeros(n, 1)
+    return make
+
+
+def preference_prompts(ctx: Context) -> Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]:
+    """Dirichlet preferences and their prompts: the sampler the original release never fed to the router."""
+    def make(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        w = random_preferences(n, len(ctx.objectives), ctx.cfg.dirichlet_alpha, generator)
+        return prompts_for(ctx, w), w
+    return make
+
+
+def prompts_for(ctx: Context, weights: torch.Tensor) -> torch.Tensor:
+    return torch.tensor([prompt_ids(ctx.tokenizer, preference_prompt(ctx.objectives, w.tolist())) for w in weights])
+
+
+def train_expert(ctx: Context, base: Any, k: int, rl: RLConfig | None = None, name: str | None = None) -> Any:
+    """RLOO fine-tune of the base's MLP blocks on objective k (a stated deviation: the paper tunes all
+    weights; tuning only MLPs makes the merge exact: one-hot routing reproduces the expert)."""
+    policy = copy.deepcopy(base)
+    return reinforce(ctx, policy, base, mlp_parameters(policy), rl or ctx.cfg.expert, bos_prompts(ctx),
+                     lambda scores, _c: torch.as_tensor(scores[:, k], dtype=torch.float), name or f"expert_{k}")
+
+
+def train_morlhf(ctx: Context, base: Any) -> Any:
+    """MORLHF: one RLOO policy on the mean of the objectives (same parameters and budget as an expert)."""
+    policy = copy.deepcopy(base)
+    return reinforce(ctx, policy, base, mlp_parameters(policy), ctx.cfg.expert, bos_prompts(ctx),
+                     lambda scores, _c: torch.as_tensor(scores.mean(1), dtype=torch.float), "morlhf")
+
+
+def router_init(ctx: Context, base: Any) -> list[torch.Tensor]:
+    """Gate rows from hidden states (mergekit `gate_mode: hidden`): per layer, the direction by which
+    expert k's one-hot preference prompt moves the MLP inputs over corpus molecules, scaled so that
+    its logit leads the others' by `router_init_gap` on average under its own prompt."""
+    n_obj = len(ctx.objectives)
+    molecules = ctx.corpus[:64]
+    means = []  # [K][layer] -> [d]
+    for k in range(n_obj):
+        prompt = preference_prompt(ctx.objectives, [1.0 if j == k else 0.0 for j in range(n_obj)])
+        start = len(prompt_ids(ctx.tokenizer, prompt))
+        ids, attention, loss_mask = batch_of(ctx.tokenizer, [encode_smiles(ctx.tokenizer, s, prompt) for s in molecules],
+                                             [start] * len(molecules))
+        hidden = mlp_inputs(base, ids, attention)
+        weight = loss_mask[..., None].float()
+        means.append([(h * weight).sum((0, 1)) / weight.sum() for h in hidden])
+    gates = []
+    for layer in range(len(means[0])):
+        h = torch.stack([means[k][layer] for k in range(n_obj)])  # [K, d]
+        directions = h - h.mean(0, keepdim=True)
+        directions = directions / directions.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        logits = h @ directions.T  # [prompt k, expert j]
+        gap = float((logits.diagonal() - (logits.sum(1) - logits.diagonal()) / max(n_obj - 1, 1)).mean())
+        gates.append(directions * (ctx.cfg.router_init_gap / gap) if gap > 1e-6 else torch.zeros_like(directions))
+    return gates
+
+
+def train_router(ctx: Context, merged: Any) -> Any:
+    """Only the gates train: prompts carry w ~ Dirichlet(alpha), reward sum_i w_i s_i(x) - beta KL to the
+    merged model before router training, RLOO advantages, clipped ratio (the notes' L(phi))."""
+    policy = copy.deepcopy(merged)
+    return reinforce(ctx, policy, merged, router_parameters(policy), ctx.cfg.router, preference_prompts(ctx),
+                     lambda scores, w: (torch.as_tensor(scores, dtype=torch.float) * w).sum(1), "mol_moe")
+
+
+def train_ric(ctx: Context, base: Any) -> Any:
+    """Rewards-in-Context: SFT on `<o1=s1>...<s>SMILES` with each molecule's own scores, then one online
+    round: prompts with every weight 1.0 but one drawn from U(0, 1); samples above the per-objective
+    quantile on any objective are added to a second SFT pass."""
+    cfg = ctx.cfg.ric
+    generator = ctx.generator("rewards_in_context")
+    molecules = ctx.corpus[-cfg.molecules:]
+    scores, valid = ctx.scorer(molecules)
+    examples = [(preference_prompt(ctx.objectives, s.tolist()), m) for m, s, v in zip(molecules, scores, valid, strict=True) if v]
+    model = supervised(ctx, copy.deepcopy(base), examples, cfg.epochs, cfg.lr, "rewards_in_context", generator)
+    n_obj = len(ctx.objectives)
+    w = torch.ones(cfg.online_samples, n_obj)
+    w[torch.arange(cfg.online_samples), torch.randint(0, n_obj, (cfg.online_samples,), generator=generator)] = \
+        torch.rand(cfg.online_samples, generator=generator)
+    w = torch.round(w * (WEIGHT_LEVELS - 1)) / (WEIGHT_LEVELS - 1)
+    smiles: list[str] = []
+    for start in range(0, cfg.online_samples, 256):
+        smiles += generate(ctx, model, prompts_for(ctx, w[start:start + 256]), generator)[1]
+    online, ok = ctx.scorer(smiles)
+    good = [i for i in range(len(smiles)) if ok[i] and smiles[i]]
+    threshold = np.quantile(online[good], cfg.quantile, axis=0) if good else np.ones(n_obj)
+    keep = [i for i in good if np.any(online[i] > threshold)]
+    ctx.log("rewards_in_context", 0, {"online_kept": float(len(keep)), "online_validity": float(ok.mean())})
+    second = [(preference_prompt(ctx.objectives, online[i].tolist()), smiles[i]) for i in keep]
+    if second:
+        model = supervised(ctx, model, examples[:len(second) * 4] + second, 1, cfg.lr / 2, "rewards_in_context",
+                           generator)
+    return model
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def steering_model(method: str, models: dict[str, Any], weights: Sequence[float]) -> tuple[Any, bool]:
+    """The model that answers preference w for each method, and whether w goes in its prompt."""
+    if method == "rewarded_soups":
+        return interpolate_mlps(models["experts"], weights), False
+    if method == "morlhf":
+        return models["morlhf"], False
+    return models[method], True
+
+
+def sample_molecules(ctx: Context, model: Any, weights: Sequence[float] | None, n: int,
+                     generator: torch.Generator, batch: int = 256) -> list[str]:
+    """n SMILES from `model`, prompted with preference `weights` (or `<s>` when None)."""
+    prompt = prompt_ids(ctx.tokenizer, BOS if weights is None else preference_prompt(ctx.objectives, list(weights)))
+    out: list[str] = []
+    while len(out) < n:
+        m = min(batch, n - len(out))
+        out += generate(ctx, model, torch.tensor([prompt] * m), generator)[1]
+    return out
+
+
+def quality(smiles: list[str], scores: np.ndarray, valid: np.ndarray, known: set[str]) -> dict[str, float]:
+    canon = [canonical_smiles(s) if v else None for s, v in zip(smiles, valid, strict=True)]
+    unique = {c for c in canon if c}
+    mols = [to_mol(c) for c in list(unique)[:256]]
+    return {"validity": float(valid.mean()), "uniqueness": len(unique) / max(int(valid.sum()), 1),
+            "novelty": (sum(c not in known for c in unique) / len(unique)) if unique else math.nan,
+            "diversity": internal_diversity(mols)}
+
+
+def evaluate_steering(ctx: Context, models: dict[str, Any], methods: Sequence[str], known: set[str],
+                      weights: torch.Tensor | None = None) -> tuple[dict[str, float], dict[str, Any]]:
+    """For each method and each Dirichlet preference: sample, score, and compare the achieved mean
+    scores with the prompted weights (MAE and Pearson r per objective, as the paper's steerability),
+    plus the weighted reward, sample quality and the hypervolume of the achieved score vectors."""
+    cfg = ctx.cfg.eval
+    generator = ctx.generator("mol_moe")
+    if weights is None:
+        weights = random_preferences(cfg.preferences, len(ctx.objectives), 1.0, torch.Generator().manual_seed(10_000))
+    summary: dict[str, float] = {}
+    curve: dict[str, Any] = {"weights": weights.tolist(), "objectives": list(ctx.objectives)}
+    for method in methods:
+        achieved, rewards, top, qualities = [], [], [], []
+        for w in weights:
+            model, prompted = steering_model(method, models, w.tolist())
+            smiles = sample_molecules(ctx, model, w.tolist() if prompted else None, cfg.samples, generator)
+            scores, valid = ctx.scorer(smiles)
+            mean = scores[valid].mean(0) if valid.any() else np.zeros(len(ctx.objectives))
+            achieved.append(mean)
+            weighted = scores @ w.numpy()
+            rewards.append(float(weighted.mean()))
+            top.append(float(np.sort(weighted)[-cfg.top_k:].mean()))
+            qualities.append(quality(smiles, scores, valid, known))
+        achieved_arr, w_arr = np.array(achieved), weights.numpy()
+        curve[method] = achieved_arr.tolist()
+        for k, name in enumerate(ctx.objectives):
+            summary[f"{method}/mae_{name}"] = float(np.abs(w_arr[:, k] - achieved_arr[:, k]).mean())
+            summary[f"{method}/r_{name}"] = pearson(w_arr[:, k], achieved_arr[:, k])
+            summary[f"{method}/mean_{name}"] = float(achieved_arr[:, k].mean())
+        summary[f"{method}/mae"] = float(np.mean([summary[f"{method}/mae_{n}"] for n in ctx.objectives]))
+        summary[f"{method}/r"] = float(np.nanmean([summary[f"{method}/r_{n}"] for n in ctx.objectives]))
+        summary[f"{method}/reward"] = float(np.mean(rewards))
+        summary[f"{method}/top_reward"] = float(np.mean(top))
+        summary[f"{method}/hypervolume"] = hypervolume(achieved_arr)
+        for key in qualities[0]:
+            values = [q[key] for q in qualities if not math.isnan(q[key])]
+            summary[f"{method}/{key}"] = float(np.mean(values)) if values else math.nan
+    return summary, curve
+
+
+def pearson(x: np.ndarray, y: np.ndarray) -> float:
+    if np.std(x) < 1e-12 or np.std(y) < 1e-12:
+        return 0.0
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+# ----------------------------------------------------------------------------- the pipeline
+
+
+def load_corpus(cfg: Config) -> list[str]:
+    """The first `pretrain.molecules` MOSES training SMILES (RiC's scored molecules are the last ones)."""
+    return moses_smiles("train", limit=cfg.pretrain.molecules)
+
+
+def build_models(ctx: Context, methods: Sequence[str] = METHODS) -> dict[str, Any]:
+    """Every stage in order, each loaded when a previous run finished it."""
+    cfg = ctx.cfg
+    transformers = require("transformers", "llm")
+    folder = base_folder(cfg)
+    if folder is not None:
+        base = transformers.AutoModelForCausalLM.from_pretrained(folder).eval()
+    else:
+        base = stage(ctx, "base", lambda: pretrain(ctx))
+    models: dict[str, Any] = {"base": base}
+    models["experts"] = [stage(ctx, f"expert_{k}", lambda k=k: train_expert(ctx, base, k))
+                         for k in range(len(cfg.objectives))]
+    merged = stage(ctx, "mol_moe_init_router",
+                   lambda: merge_into_mixtral(base, models["experts"], router_init(ctx, base)))
+    models["mol_moe_init_router"] = merged
+    models["mol_moe"] = stage(ctx, "mol_moe", lambda: train_router(ctx, merged))
+    if "morlhf" in methods:
+        models["morlhf"] = stage(ctx, "morlhf", lambda: train_morlhf(ctx, base))
+    if "rewards_in_context" in methods:
+        models["rewards_in_context"] = stage(ctx, "rewards_in_context", lambda: train_ric(ctx, base))
+    return models
+
+
+SHIPPED_BASE = pathlib.Path(__file__).parent / "data" / "base"
+
+
+def base_folder(cfg: Config) -> pathlib.Path | None:
+    """Where the base model comes from: the shipped one, a folder, or None (pretrain in this run)."""
+    if cfg.base_model is None:
+        return None
+    folder = SHIPPED_BASE if cfg.base_model == "shipped" else pathlib.Path(cfg.base_model)
+    if not (folder / "config.json").is_file() or not (folder / "tokenizer.json").is_file():
+        raise AnthologyError(f"no base model in {folder} (config.json and tokenizer.json); pretrain one with "
+                             "'python -m anthology.methods.mol_moe.pretrain --out FOLDER' or set --base-model None")
+    return folder
+
+
+def pretrain_base(cfg: Config, out: pathlib.Path, tracker: Tracker | None = None) -> dict[str, float]:
+    """Pretrain a base model on MOSES and save it with its tokenizer to `out` (what `--base-model` loads);
+    returns its loss and the validity, uniqueness and novelty of 1,000 samples."""
+    corpus = load_corpus(cfg)
+    tokenizer = make_smiles_tokenizer(cfg.objectives, corpus)
+    run = RunDir(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = Context(dataclasses.replace(cfg, base_model=None), tokenizer, lambda s: (np.zeros((len(s), 0)), np.ones(len(s), bool)),
+                  corpus, run, tracker)
+    model = pretrain(ctx)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    smiles = sample_molecules(ctx, model, None, 1000, torch.Generator().manual_seed(0))
+    valid = np.array([to_mol(s) is not None for s in smiles])
+    known = {c for c in (canonical_smiles(s) for s in corpus) if c}
+    stats = {k: v for k, v in quality(smiles, np.zeros((len(smiles), 0)), valid, known).items()}
+    write_json(out / "pretraining.json", {"molecules": len(corpus), "epochs": cfg.pretrain.epochs,
+                                          "lm": dataclasses.asdict(cfg.lm), **stats,
+                                          "final_loss": run.read_metrics()[-1]["loss"]})
+    return stats
+
+
+def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = None,
+          scorer: Scorer | None = None, corpus: list[str] | None = None) -> TrainResult:
+    """Pretrain, train the experts, merge, train the router and the baselines, then measure steering.
+
+    scorer: scores [N, K] and validity [N] of SMILES on `cfg.objectives` (default: chem.objectives);
+    corpus: training SMILES (default: the first `cfg.pretrain.molecules` of MOSES train)."""
+    seed_everything(cfg.seed)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    corpus = load_corpus(cfg) if corpus is None else corpus
+    folder = base_folder(cfg)
+    if folder is not None:
+        tokenizer = require("transformers", "llm").AutoTokenizer.from_pretrained(folder)
+    else:
+        tokenizer = make_smiles_tokenizer(cfg.objectives, corpus)
+    scorer = ObjectiveScorer(cfg.objectives, cfg.data_dir) if scorer is None else scorer
+    ctx = Context(cfg, tokenizer, scorer, corpus, run_dir, tracker)
+    if run_dir is not None:
+        tokenizer.save_pretrained(run_dir.path / "models" / "tokenizer")
+    methods = METHODS if cfg.baselines else ("mol_moe", "rewarded_soups", "mol_moe_init_router")
+    models = build_models(ctx, methods)
+    known = {c for c in (canonical_smiles(s) for s in corpus) if c}
+    summary, curve = evaluate_steering(ctx, models, methods, known)
+    summary = {"seed": cfg.seed, **summary}
+    if run_dir is not None:
+        write_json(run_dir.path / "steering.json", curve)
+        run_dir.write_summary(summary)
+    return TrainResult(summary, curve, models, tokenizer)
+
+
+def load_curve(run: RunDir) -> dict[str, Any]:
+    import json
+
+    return json.loads((run.path / "steering.json").read_text())
+
+
+def load_steerable(run: pathlib.Path | str) -> tuple[Any, Any]:
+    """(Mol-MoE model, tokenizer) from a finished run folder or a folder holding both."""
+    transformers = require("transformers", "llm")
+    folder = pathlib.Path(run)
+    models = folder / "models" if (folder / "models").is_dir() else folder
+    model = transformers.AutoModelForCausalLM.from_pretrained(models / "mol_moe").eval()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(models / "tokenizer")
+    return model, tokenizer

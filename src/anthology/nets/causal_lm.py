@@ -1,0 +1,205 @@
+"""Small causal language models from Hugging Face `transformers` classes, sampled with a KV cache.
+
+- `make_llama`: a `LlamaForCausalLM` of any size (the base model and the single-objective experts).
+- `merge_into_mixtral`: base + experts -> a `MixtralForCausalLM` whose experts are the experts' MLP
+  blocks, with embeddings, attention, norms and output head from the base and every expert active
+  (`num_experts_per_tok = num_local_experts`: a dense softmax mixture per token), as `mergekit-moe`
+  builds Mol-MoE.
+- `interpolate_mlps`: Rewarded Soups, a weight-space average of the experts.
+- `sample`: ancestral sampling with temperature and nucleus (top-p) truncation, one token per forward
+  pass over the KV cache, with an explicit `torch.Generator` so that runs are reproducible.
+- `sequence_log_probs`: per-token log-probabilities of sampled continuations, for RL and KL terms.
+
+`transformers` is imported lazily (the `llm` extra).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from anthology.core.errors import AnthologyError, require
+
+
+@dataclasses.dataclass(frozen=True)
+class LMConfig:
+    """Size of a Llama-style causal LM."""
+
+    hidden: int = 128
+    """width d of the residual stream"""
+    layers: int = 4
+    heads: int = 4
+    intermediate: int = 256
+    """width of each (SwiGLU) MLP block"""
+    max_length: int = 96
+    """longest sequence (prompt + molecule) the position embedding is set up for"""
+
+
+def make_llama(cfg: LMConfig, vocab_size: int, pad_id: int, bos_id: int, eos_id: int) -> Any:
+    """A randomly initialised `LlamaForCausalLM` (untied input and output embeddings)."""
+    transformers = require("transformers", "llm")
+    config = transformers.LlamaConfig(
+        vocab_size=vocab_size, hidden_size=cfg.hidden, intermediate_size=cfg.intermediate,
+        num_hidden_layers=cfg.layers, num_attention_heads=cfg.heads, num_key_value_heads=cfg.heads,
+        max_position_embeddings=cfg.max_length, pad_token_id=pad_id, bos_token_id=bos_id, eos_token_id=eos_id,
+        tie_word_embeddings=False, attn_implementation="sdpa")
+    return transformers.LlamaForCausalLM(config)
+
+
+def mlp_parameters(model: Any) -> list[torch.nn.Parameter]:
+    """The MLP-block parameters of a Llama model: what a Mol-MoE expert changes."""
+    return [p for layer in model.model.layers for p in layer.mlp.parameters()]
+
+
+def set_trainable(model: Any, parameters: Sequence[torch.nn.Parameter]) -> None:
+    """Freeze every parameter of `model` except `parameters`."""
+    keep = {id(p) for p in parameters}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in keep)
+
+
+def merge_into_mixtral(base: Any, experts: Sequence[Any], router_weights: Sequence[torch.Tensor] | None = None) -> Any:
+    """A `MixtralForCausalLM` with one expert per model in `experts` (their MLP blocks) and everything
+    else from `base`. Routing is dense: all experts are active with softmax gates.
+
+    router_weights: one [n_experts, hidden] matrix per layer (the gates' initial weights); zeros
+    (uniform mixing) when None.
+    """
+    transformers = require("transformers", "llm")
+    b = base.config
+    config = transformers.MixtralConfig(
+        vocab_size=b.vocab_size, hidden_size=b.hidden_size, intermediate_size=b.intermediate_size,
+        num_hidden_layers=b.num_hidden_layers, num_attention_heads=b.num_attention_heads,
+        num_key_value_heads=b.num_key_value_heads, max_position_embeddings=b.max_position_embeddings,
+        rms_norm_eps=b.rms_norm_eps, rope_theta=getattr(b, "rope_theta", None) or b.rope_parameters["rope_theta"],
+        num_local_experts=len(experts), num_experts_per_tok=len(experts), router_jitter_noise=0.0,
+        output_router_logits=False, pad_token_id=b.pad_token_id, bos_token_id=b.bos_token_id,
+        eos_token_id=b.eos_token_id, tie_word_embeddings=False, sliding_window=None, attn_implementation="sdpa")
+    moe = transformers.MixtralForCausalLM(config)
+    with torch.no_grad():
+        moe.model.embed_tokens.weight.copy_(base.model.embed_tokens.weight)
+        moe.model.norm.weight.copy_(base.model.norm.weight)
+        moe.lm_head.weight.copy_(base.lm_head.weight)
+        for i, layer in enumerate(moe.model.layers):
+            source = base.model.layers[i]
+            layer.self_attn.load_state_dict(source.self_attn.state_dict())
+            layer.input_layernorm.load_state_dict(source.input_layernorm.state_dict())
+            layer.post_attention_layernorm.load_state_dict(source.post_attention_layernorm.state_dict())
+            for e, expert in enumerate(experts):
+                mlp = expert.model.layers[i].mlp
+                # gate_up_proj[e] = [W_gate; W_up] ([2 * intermediate, hidden]); down_proj[e] = W_down
+                layer.mlp.experts.gate_up_proj[e].copy_(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight], 0))
+                layer.mlp.experts.down_proj[e].copy_(mlp.down_proj.weight)
+            weight = router_weights[i] if router_weights is not None else torch.zeros(len(experts), b.hidden_size)
+            layer.mlp.gate.weight.copy_(weight)
+    return moe
+
+
+def router_parameters(moe: Any) -> list[torch.nn.Parameter]:
+    """The gates of every MoE layer: what Mol-MoE's router training changes."""
+    return [layer.mlp.gate.weight for layer in moe.model.layers]
+
+
+@torch.no_grad()
+def mlp_inputs(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """The input of each layer's MLP block (the post-attention, normalised hidden state) [B, T, d]."""
+    captured: list[torch.Tensor] = []
+    hooks = [layer.mlp.register_forward_hook(lambda _m, args, _out: captured.append(args[0].detach()))
+             for layer in model.model.layers]
+    try:
+        model(input_ids=input_ids, attention_mask=attention_mask)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return captured
+
+
+def interpolate_mlps(experts: Sequence[Any], weights: Sequence[float]) -> Any:
+    """Rewarded Soups: a copy of `experts[0]` whose MLP parameters are sum_i w_i theta_i. The experts
+    share all other parameters (they fine-tuned only MLPs from one base)."""
+    if len(experts) != len(weights):
+        raise AnthologyError(f"{len(weights)} weights for {len(experts)} experts")
+    soup = copy.deepcopy(experts[0])
+    with torch.no_grad():
+        for target, *sources in zip(mlp_parameters(soup), *(mlp_parameters(e) for e in experts), strict=True):
+            target.copy_(sum(w * s for w, s in zip(weights, sources, strict=True)))
+    return soup
+
+
+def _top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Logits outside the smallest set of tokens whose probability reaches `top_p` set to -inf."""
+    if top_p >= 1.0:
+        return logits
+    sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+    cumulative = sorted_logits.softmax(-1).cumsum(-1)
+    drop = cumulative - sorted_logits.softmax(-1) >= top_p  # keep the token that crosses top_p
+    sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
+    return torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+
+
+def suppress_tokens(logits: torch.Tensor, suppress: torch.Tensor | None) -> torch.Tensor:
+    """Logits with the ids in `suppress` (tokens a continuation may not contain) set to -inf."""
+    if suppress is None or len(suppress) == 0:
+        return logits
+    return logits.index_fill(-1, suppress, float("-inf"))
+
+
+@torch.no_grad()
+def sample(model: Any, prompt: torch.Tensor, max_new_tokens: int, eos_id: int, pad_id: int,
+           generator: torch.Generator, temperature: float = 1.0, top_p: float = 1.0,
+           suppress: torch.Tensor | None = None) -> torch.Tensor:
+    """Continuations [B, max_new_tokens] of `prompt` [B, P] (all prompts the same length): tokens up to
+    and including the first `eos_id`, `pad_id` after it. One forward pass per token over a KV cache.
+    Ids in `suppress` (prompt-only tokens) are never sampled."""
+    transformers = require("transformers", "llm")
+    model.eval()
+    batch = prompt.shape[0]
+    cache = transformers.DynamicCache()
+    out = model(input_ids=prompt, cache=cache, use_cache=True)
+    tokens = torch.full((batch, max_new_tokens), pad_id, dtype=torch.long)
+    done = torch.zeros(batch, dtype=torch.bool)
+    for t in range(max_new_tokens):
+        logits = suppress_tokens(out.logits[:, -1].float(), suppress) / max(temperature, 1e-6)
+        probs = _top_p_filter(logits, top_p).softmax(-1)
+        token = torch.multinomial(probs, 1, generator=generator)[:, 0]  # [B]
+        token = torch.where(done, torch.full_like(token, pad_id), token)
+        tokens[:, t] = token
+        done |= token == eos_id
+        if bool(done.all()):
+            break
+        out = model(input_ids=token[:, None], cache=cache, use_cache=True)
+    return tokens
+
+
+def continuation_mask(tokens: torch.Tensor, eos_id: int) -> torch.Tensor:
+    """1 for generated tokens up to and including the first EOS, 0 after [B, T]."""
+    is_eos = (tokens == eos_id).long()
+    after = torch.cumsum(is_eos, dim=1) - is_eos  # EOS tokens strictly before this position
+    return (after == 0).float()
+
+
+def sequence_log_probs(model: Any, prompt: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
+                       suppress: torch.Tensor | None = None) -> torch.Tensor:
+    """log pi(token_t | prompt, tokens_<t) for every continuation token [B, T], zero where mask is 0,
+    under the distribution `sample` draws from (temperature 1, `suppress`ed ids removed)."""
+    inputs = torch.cat([prompt, tokens], dim=1)  # [B, P + T]
+    attention = torch.cat([torch.ones_like(prompt, dtype=torch.float), mask], dim=1)
+    logits = model(input_ids=inputs, attention_mask=attention.long()).logits  # [B, P + T, V]
+    logits = suppress_tokens(logits[:, prompt.shape[1] - 1:-1].float(), suppress)  # [B, T, V]
+    # padding after EOS may be a suppressed id (log-prob -inf): read any allowed id there, then mask it out
+    readable = torch.where(mask.bool(), tokens, tokens[:, :1])
+    log_probs = torch.gather(F.log_softmax(logits, -1), 2, readable[..., None])[..., 0]
+    return torch.where(mask.bool(), log_probs, torch.zeros_like(log_probs))
+
+
+def lm_loss(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
+    """Next-token cross-entropy of the tokens where `loss_mask` [B, T] is 1 (the molecule and its EOS;
+    a prompt's preference tokens are conditioned on, not predicted). Rows are right-padded."""
+    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1]  # [B, T - 1, V]
+    targets = input_ids[:, 1:].masked_fill(~loss_mask[:, 1:].bool(), -100)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=-100)

@@ -1,0 +1,183 @@
+"""Mol-MoE: the pipeline end to end, steering on a token-count task, resume, the CLI, bad input."""
+
+import copy
+import csv
+import dataclasses
+import importlib
+import importlib.util
+
+import numpy as np
+import pytest
+
+pytest.importorskip("transformers", reason="the llm extra is installed by make test")
+pytest.importorskip("rdkit", reason="the chem extra is installed by make test")
+if importlib.util.find_spec("moses") is None:
+    pytest.skip("MOSES comes from the molsets wheel, installed by make test", allow_module_level=True)
+
+import torch
+
+from anthology.chem.data import moses_smiles
+from anthology.cli import main
+from anthology.core.errors import AnthologyError, UnknownNameError
+from anthology.core.run_dir import RunDir
+from anthology.methods.mol_moe import PRESETS, EvalConfig, PretrainConfig, RLConfig, train
+from anthology.nets.causal_lm import mlp_parameters, router_parameters
+from anthology.testing import assert_deterministic, assert_summaries_equal
+
+T = importlib.import_module("anthology.methods.mol_moe.train")
+TINY = PRESETS["tiny"]
+METHODS = ("mol_moe", "rewarded_soups", "morlhf", "rewards_in_context", "mol_moe_init_router")
+
+
+def carbon_share(smiles):
+    """Two opposite objectives on strings: the share of 'C' characters and one minus it."""
+    share = np.array([s.count("C") / max(len(s), 1) for s in smiles])
+    return np.stack([share, 1 - share], 1), np.ones(len(smiles), bool)
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return moses_smiles("train", limit=300)
+
+
+def token_task(seed=0):
+    return dataclasses.replace(
+        TINY, objectives=("carbon", "other"), baselines=False, seed=seed,
+        pretrain=PretrainConfig(molecules=300, epochs=3, batch_size=32, lr=3e-3, warmup_steps=5),
+        expert=RLConfig(steps=15, prompts=8, k=4, lr=1e-2, beta=0.0, minibatch=32, ppo_epochs=1),
+        router=RLConfig(steps=30, prompts=8, k=4, lr=3e-2, beta=0.0, minibatch=32, ppo_epochs=1),
+        eval=EvalConfig(preferences=2, samples=8))
+
+
+def test_tiny_pipeline_trains_every_method_and_reports_steering(shared_data, tmp_path):
+    run = RunDir.create("mol_moe", "tiny", 0, tmp_path)
+    result = train(TINY, run_dir=run)
+    for method in METHODS:
+        for metric in ("mae", "r", "hypervolume", "reward", "validity"):
+            assert np.isfinite(result.summary[f"{method}/{metric}"]), (method, metric)
+        assert 0 <= result.summary[f"{method}/mae"] <= 1
+    assert len(result.curve["weights"]) == TINY.eval.preferences == len(result.curve["mol_moe"])
+    stages = {p.name for p in (run.path / "models").iterdir()}
+    assert {"base", "expert_0", "expert_3", "mol_moe", "morlhf", "rewards_in_context", "tokenizer"} <= stages
+    assert (run.path / "models" / "mol_moe" / "model.safetensors").is_file()
+
+
+def test_same_seed_same_summary_other_seed_different(shared_data):
+    cfg = dataclasses.replace(TINY, baselines=False)
+    assert_deterministic(lambda seed: train(dataclasses.replace(cfg, seed=seed)).summary)
+
+
+def test_a_killed_run_resumes_from_its_last_stage_to_the_same_result(shared_data, tmp_path):
+    cfg = dataclasses.replace(TINY, baselines=False)
+    run = RunDir.create("mol_moe", "tiny", 0, tmp_path)
+    first = train(cfg, run_dir=run).summary
+    for stage in ("mol_moe", "mol_moe_init_router", "expert_3"):  # as if killed while training expert 3
+        for f in (run.path / "models" / stage).iterdir():
+            f.unlink()
+        (run.path / "models" / stage).rmdir()
+    run.summary_path.unlink()
+    assert_summaries_equal(first, train(cfg, run_dir=run).summary)
+
+
+def test_experts_change_only_mlps_and_the_router_only_gates(corpus):
+    cfg = token_task()
+    ctx = T.Context(cfg, T.make_smiles_tokenizer(cfg.objectives, corpus), carbon_share, corpus, None, None)
+    base = T.make_base(cfg, ctx.tokenizer, torch.Generator().manual_seed(0))
+    short = dataclasses.replace(cfg.expert, steps=2)
+    before = copy.deepcopy(base)
+    expert = T.train_expert(ctx, base, 0, short)
+    mlps = {id(p) for p in mlp_parameters(expert)}
+    for (name, p), q in zip(expert.named_parameters(), before.parameters(), strict=True):
+        assert torch.isfinite(p).all()
+        assert (not torch.equal(p, q)) == (id(p) in mlps), name
+    moe = T.merge_into_mixtral(base, [expert, base], T.router_init(ctx, base))
+    ctx = dataclasses.replace(ctx, cfg=dataclasses.replace(cfg, router=dataclasses.replace(cfg.router, steps=2)))
+    routed = T.train_router(ctx, moe)
+    gates = {id(p) for p in router_parameters(routed)}
+    for (name, p), q in zip(routed.named_parameters(), moe.parameters(), strict=True):
+        assert (not torch.equal(p, q)) == (id(p) in gates), name
+
+
+def test_router_initialisation_leads_each_expert_by_the_configured_gap(corpus):
+    cfg = dataclasses.replace(token_task(), objectives=("carbon", "other", "third"), router_init_gap=1.5)
+    ctx = T.Context(cfg, T.make_smiles_tokenizer(cfg.objectives, corpus), None, corpus, None, None)
+    base = T.make_base(cfg, ctx.tokenizer, torch.Generator().manual_seed(0))
+    gates = T.router_init(ctx, base)
+    assert [g.shape for g in gates] == [(3, cfg.lm.hidden)] * cfg.lm.layers
+    # by construction: mean over prompts k of (logit_k - mean of the others) under prompt k's mean hidden state
+    molecules = corpus[:64]
+    for layer, gate in enumerate(gates):
+        h = []
+        for k in range(3):
+            prompt = T.preference_prompt(cfg.objectives, [float(j == k) for j in range(3)])
+            start = len(T.prompt_ids(ctx.tokenizer, prompt))
+            ids, attention, mask = T.batch_of(ctx.tokenizer, [T.encode_smiles(ctx.tokenizer, s, prompt) for s in molecules],
+                                              [start] * 64)
+            hidden = T.mlp_inputs(base, ids, attention)[layer]
+            h.append((hidden * mask[..., None]).sum((0, 1)) / mask.sum())
+        logits = torch.stack(h) @ gate.T
+        gap = (logits.diagonal() - (logits.sum(1) - logits.diagonal()) / 2).mean()
+        assert float(gap) == pytest.approx(1.5, rel=1e-4)
+
+
+@pytest.mark.learning
+def test_router_steers_between_experts_rewarded_for_opposite_token_counts(corpus):
+    cfg = token_task(seed=0)
+    result = train(cfg, scorer=carbon_share, corpus=corpus)
+    ctx = T.Context(cfg, result.tokenizer, carbon_share, corpus, None, None)
+    generator = torch.Generator().manual_seed(0)
+    share = {}
+    for w in ((1.0, 0.0), (0.0, 1.0)):
+        smiles = T.sample_molecules(ctx, result.models["mol_moe"], w, 128, generator)
+        share[w] = carbon_share(smiles)[0][:, 0].mean()
+    # 'C' share of 128 samples, w = (1, 0) minus w = (0, 1), seeds 0-4: 0.015-0.045 (the merged model with
+    # its initial router: -0.001-0.031)
+    assert share[(1.0, 0.0)] - share[(0.0, 1.0)] > 0.005
+    gate = {w: _mean_gate(ctx, result.models["mol_moe"], w, corpus[:32]) for w in share}
+    assert gate[(1.0, 0.0)][0] > gate[(0.0, 1.0)][0]
+
+
+def _mean_gate(ctx, moe, w, molecules):
+    """Mean gate of each expert over every layer and molecule token, under preference w."""
+    captured = []
+    hooks = [layer.mlp.gate.register_forward_hook(lambda _m, _a, o: captured.append(o[1]))
+             for layer in moe.model.layers]
+    prompt = T.preference_prompt(ctx.objectives, w)
+    start = len(T.prompt_ids(ctx.tokenizer, prompt))
+    ids, attention, mask = T.batch_of(ctx.tokenizer, [T.encode_smiles(ctx.tokenizer, s, prompt) for s in molecules],
+                                      [start] * len(molecules))
+    with torch.no_grad():
+        moe(input_ids=ids, attention_mask=attention)
+    for hook in hooks:
+        hook.remove()
+    keep = mask.reshape(-1).bool()
+    return torch.stack([g[keep] for g in captured]).mean((0, 1)).tolist()
+
+
+def test_train_and_generate_through_the_cli(shared_data, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert main(["train", "mol_moe", "--preset", "tiny", "--runs", str(runs), "--quiet", "--no-baselines"]) == 0
+    out = tmp_path / "molecules.csv"
+    assert main(["generate", "mol_moe", "--weights", "qed=0.7,sa=0.3", "-n", "20", "--runs", str(runs),
+                 "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 20 and set(rows[0]) == {"smiles", "valid", "qed", "sa", "tpsa", "seh", "weighted_score"}
+    for row in rows:
+        expected = 0.7 * float(row["qed"]) + 0.3 * float(row["sa"])
+        assert float(row["weighted_score"]) == pytest.approx(expected, abs=2e-4)
+        assert row["valid"] == "1" or float(row["qed"]) == 0.0
+    # never overwritten; bad weights and unknown objectives are one line each
+    assert main(["generate", "mol_moe", "--weights", "qed=1", "-n", "5", "--runs", str(runs), "--out", str(out)]) == 2
+    assert main(["generate", "mol_moe", "--weights", "logp=1", "--runs", str(runs), "--out", str(tmp_path / "b.csv")]) == 2
+    assert main(["generate", "mol_moe", "--weights", "qed=1", "--runs", str(tmp_path / "none")]) == 2
+    assert main(["generate", "koopman", "--weights", "qed=1"]) == 2
+    err = capsys.readouterr().err
+    assert "never overwritten" in err and "unknown objective 'logp'" in err and "anthology train mol_moe" in err
+    assert "does not generate" in err and "Traceback" not in err
+
+
+def test_bad_configuration_is_a_clear_error(tmp_path):
+    with pytest.raises(UnknownNameError, match="objective 'logp'"):
+        T.ObjectiveScorer(("qed", "logp"))
+    with pytest.raises(AnthologyError, match="no base model"):
+        train(dataclasses.replace(TINY, base_model=str(tmp_path)), corpus=["CCO"])
