@@ -30,22 +30,24 @@ METHODS = ("mol_moe", "rewarded_soups", "morlhf", "rewards_in_context", "mol_moe
 
 
 def carbon_share(smiles):
-    """Two opposite objectives on strings: the share of 'C' characters and one minus it."""
-    share = np.array([s.count("C") / max(len(s), 1) for s in smiles])
-    return np.stack([share, 1 - share], 1), np.ones(len(smiles), bool)
+    """Two opposite objectives on strings: the share of aliphatic 'C' among carbons, and of aromatic 'c'."""
+    aliphatic = np.array([s.count("C") for s in smiles])
+    aromatic = np.array([s.count("c") for s in smiles])
+    carbons = np.maximum(aliphatic + aromatic, 1)
+    return np.stack([aliphatic / carbons, aromatic / carbons], 1), np.ones(len(smiles), bool)
 
 
 @pytest.fixture(scope="module")
 def corpus():
-    return moses_smiles("train", limit=300)
+    return moses_smiles("train", limit=600)
 
 
 def token_task(seed=0):
     return dataclasses.replace(
         TINY, objectives=("carbon", "other"), baselines=False, seed=seed,
-        pretrain=PretrainConfig(molecules=300, epochs=3, batch_size=32, lr=3e-3, warmup_steps=5),
-        expert=RLConfig(steps=15, prompts=8, k=4, lr=1e-2, beta=0.0, minibatch=32, ppo_epochs=1),
-        router=RLConfig(steps=30, prompts=8, k=4, lr=3e-2, beta=0.0, minibatch=32, ppo_epochs=1),
+        pretrain=PretrainConfig(molecules=600, epochs=10, batch_size=32, lr=3e-3, warmup_steps=5),
+        expert=RLConfig(steps=20, prompts=8, k=4, lr=1e-2, beta=0.0, minibatch=32, ppo_epochs=1),
+        router=RLConfig(steps=40, prompts=16, k=4, lr=1e-2, beta=0.0, minibatch=64, ppo_epochs=1),
         eval=EvalConfig(preferences=2, samples=8))
 
 
@@ -98,26 +100,31 @@ def test_experts_change_only_mlps_and_the_router_only_gates(corpus):
         assert (not torch.equal(p, q)) == (id(p) in gates), name
 
 
-def test_router_initialisation_leads_each_expert_by_the_configured_gap(corpus):
-    cfg = dataclasses.replace(token_task(), objectives=("carbon", "other", "third"), router_init_gap=1.5)
+def test_router_initialisation_reads_the_preference_shift_with_the_configured_spread(corpus):
+    cfg = dataclasses.replace(token_task(), objectives=("carbon", "other", "third"), router_init_std=1.5)
     ctx = T.Context(cfg, T.make_smiles_tokenizer(cfg.objectives, corpus), None, corpus, None, None)
     base = T.make_base(cfg, ctx.tokenizer, torch.Generator().manual_seed(0))
     gates = T.router_init(ctx, base)
     assert [g.shape for g in gates] == [(3, cfg.lm.hidden)] * cfg.lm.layers
-    # by construction: mean over prompts k of (logit_k - mean of the others) under prompt k's mean hidden state
     molecules = corpus[:64]
+    tokens = []  # per one-hot prompt k: MLP inputs of every molecule token, per layer
+    for k in range(3):
+        prompt = T.preference_prompt(cfg.objectives, [float(j == k) for j in range(3)])
+        start = len(T.prompt_ids(ctx.tokenizer, prompt))
+        ids, attention, mask = T.batch_of(ctx.tokenizer, [T.encode_smiles(ctx.tokenizer, s, prompt) for s in molecules],
+                                          [start] * 64)
+        keep = mask.reshape(-1).bool()
+        tokens.append([h.reshape(-1, cfg.lm.hidden)[keep] for h in T.mlp_inputs(base, ids, attention)])
     for layer, gate in enumerate(gates):
-        h = []
-        for k in range(3):
-            prompt = T.preference_prompt(cfg.objectives, [float(j == k) for j in range(3)])
-            start = len(T.prompt_ids(ctx.tokenizer, prompt))
-            ids, attention, mask = T.batch_of(ctx.tokenizer, [T.encode_smiles(ctx.tokenizer, s, prompt) for s in molecules],
-                                              [start] * 64)
-            hidden = T.mlp_inputs(base, ids, attention)[layer]
-            h.append((hidden * mask[..., None]).sum((0, 1)) / mask.sum())
-        logits = torch.stack(h) @ gate.T
-        gap = (logits.diagonal() - (logits.sum(1) - logits.diagonal()) / 2).mean()
-        assert float(gap) == pytest.approx(1.5, rel=1e-4)
+        per_prompt = [tokens[k][layer] for k in range(3)]
+        logits = torch.cat(per_prompt) @ gate.T
+        assert float(logits.std(0).mean()) == pytest.approx(1.5, rel=1e-4)  # the configured spread
+        mean = torch.cat(per_prompt).mean(0)
+        # orthogonal to the shared mean (an average token is routed evenly) ...
+        torch.testing.assert_close(gate @ (mean / mean.norm()), torch.zeros(3), rtol=0, atol=1e-4)
+        # ... and under its own one-hot prompt each expert's mean logit leads (Cauchy-Schwarz)
+        by_prompt = torch.stack([t.mean(0) for t in per_prompt]) @ gate.T  # [prompt k, expert j]
+        assert all(by_prompt[k, k] > by_prompt[k, j] for k in range(3) for j in range(3) if j != k)
 
 
 @pytest.mark.learning

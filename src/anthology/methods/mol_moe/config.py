@@ -25,8 +25,8 @@ class PretrainConfig:
 class RLConfig:
     """RLOO (as TRL's RLOOTrainer): k samples per prompt, leave-one-out baseline, clipped sequence ratio."""
 
-    steps: int = 100
-    prompts: int = 32
+    steps: int = 50
+    prompts: int = 16
     """Prompts per step; each is sampled k times (batch = prompts x k)."""
     k: int = 4
     lr: float = 1e-4
@@ -41,11 +41,11 @@ class RLConfig:
 class RiCConfig:
     """Rewards-in-Context: SFT on molecules prefixed by their own scores, then one online round."""
 
-    molecules: int = 20_000
+    molecules: int = 10_000
     """Scored MOSES molecules for the offline SFT."""
     epochs: int = 1
     lr: float = 5e-4
-    online_samples: int = 2048
+    online_samples: int = 1024
     """Molecules sampled in the online round (prompts: every weight 1.0 but one drawn from U(0, 1))."""
     quantile: float = 0.7
     """Online samples above this per-objective quantile (on any objective) are kept for the second SFT."""
@@ -55,7 +55,7 @@ class RiCConfig:
 class EvalConfig:
     preferences: int = 16
     """Dirichlet(1) preferences the steering is measured on."""
-    samples: int = 256
+    samples: int = 128
     """Molecules sampled per preference and method."""
     top_k: int = 10
 
@@ -70,13 +70,13 @@ class Config:
     lm: LMConfig = LM
     pretrain: PretrainConfig = PretrainConfig()
     expert: RLConfig = RLConfig()
-    router: RLConfig = RLConfig(steps=150, lr=1e-3, beta=0.05)
+    router: RLConfig = RLConfig(steps=60, lr=1e-3, beta=0.05)
     """Router training: only the gates; reward sum_i w_i s_i(x) with w ~ Dirichlet(alpha) in the prompt."""
     dirichlet_alpha: float = 1.0
-    router_init_gap: float = 2.0
+    router_init_std: float = 1.0
     """Router initialisation from hidden states (mergekit's gate_mode hidden): the gate rows are the
     directions by which each expert's one-hot preference prompt moves the hidden states, scaled so that
-    under its own prompt an expert's logit exceeds the others' by this much on average."""
+    the gate logits over molecule tokens have this standard deviation."""
     ric: RiCConfig = RiCConfig()
     eval: EvalConfig = EvalConfig()
     temperature: float = 1.0
@@ -105,8 +105,9 @@ PRESETS: dict[str, Config] = {
                    pretrain=PretrainConfig(molecules=256, batch_size=64), expert=TINY_RL,
                    router=dataclasses.replace(TINY_RL, lr=1e-3, beta=0.05),
                    ric=RiCConfig(molecules=128, online_samples=32), eval=EvalConfig(preferences=3, samples=16)),
-    "demo": Config(pretrain=PretrainConfig(molecules=30_000), expert=RLConfig(steps=40), router=RLConfig(steps=60, lr=1e-3, beta=0.05),
-                   ric=RiCConfig(molecules=5000, online_samples=512), eval=EvalConfig(preferences=15, samples=128)),
+    "demo": Config(pretrain=PretrainConfig(molecules=30_000), expert=RLConfig(steps=12),
+                   router=RLConfig(steps=15, lr=1e-3, beta=0.05), ric=RiCConfig(molecules=3000, online_samples=256),
+                   eval=EvalConfig(preferences=15, samples=48)),
     "quick": Config(),
     "paper": Config(lm=LMConfig(hidden=512, layers=8, heads=8, intermediate=1536, max_length=128), base_model=None,
                     pretrain=PretrainConfig(molecules=1_584_663, epochs=1, batch_size=256, lr=5e-4),
@@ -117,6 +118,6 @@ PRESETS: dict[str, Config] = {
 REPRODUCE_PRESETS: dict[str, ReproduceConfig] = {
     "tiny": ReproduceConfig(PRESETS["tiny"], seeds=(0,), workers=1),
     "demo": ReproduceConfig(PRESETS["demo"], seeds=(0,), workers=1),
-    "quick": ReproduceConfig(PRESETS["quick"], seeds=(0, 1, 2)),
+    "quick": ReproduceConfig(PRESETS["quick"], seeds=(0, 1, 2), workers=3),
     "paper": ReproduceConfig(PRESETS["paper"], seeds=(0, 1, 2), workers=1),
 }

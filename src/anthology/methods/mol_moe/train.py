@@ -323,27 +323,39 @@ def train_morlhf(ctx: Context, base: Any) -> Any:
 
 def router_init(ctx: Context, base: Any) -> list[torch.Tensor]:
     """Gate rows from hidden states (mergekit `gate_mode: hidden`): per layer, the direction by which
-    expert k's one-hot preference prompt moves the MLP inputs over corpus molecules, scaled so that
-    its logit leads the others' by `router_init_gap` on average under its own prompt."""
+    expert k's one-hot preference prompt moves the MLP inputs over corpus molecules (whitened by their
+    covariance), scaled so that
+    the gate logits vary with standard deviation `router_init_std` over those tokens (a softmax that
+    is neither uniform nor saturated: saturated gates pass no gradient). The directions are made
+    orthogonal to the mean hidden state, so that the routing of an average token is balanced."""
     n_obj = len(ctx.objectives)
     molecules = ctx.corpus[:64]
-    means = []  # [K][layer] -> [d]
+    means, tokens = [], []  # [K][layer] -> [d]; [K][layer] -> [tokens, d]
     for k in range(n_obj):
         prompt = preference_prompt(ctx.objectives, [1.0 if j == k else 0.0 for j in range(n_obj)])
         start = len(prompt_ids(ctx.tokenizer, prompt))
         ids, attention, loss_mask = batch_of(ctx.tokenizer, [encode_smiles(ctx.tokenizer, s, prompt) for s in molecules],
                                              [start] * len(molecules))
         hidden = mlp_inputs(base, ids, attention)
-        weight = loss_mask[..., None].float()
-        means.append([(h * weight).sum((0, 1)) / weight.sum() for h in hidden])
+        keep = loss_mask.reshape(-1).bool()
+        tokens.append([h.reshape(-1, h.shape[-1])[keep] for h in hidden])
+        means.append([t.mean(0) for t in tokens[-1]])
     gates = []
     for layer in range(len(means[0])):
         h = torch.stack([means[k][layer] for k in range(n_obj)])  # [K, d]
-        directions = h - h.mean(0, keepdim=True)
+        shared = h.mean(0) / h.mean(0).norm().clamp_min(1e-12)
+        # Fisher discriminant: the preference's shift whitened by the tokens' own covariance, so the gate
+        # reads the preference rather than the molecule (mergekit uses the raw mean hidden states)
+        centred = torch.cat([tokens[k][layer] - means[k][layer] for k in range(n_obj)])  # [tokens, d]
+        covariance = centred.T @ centred / len(centred)
+        ridge = 1e-3 * covariance.diagonal().mean() * torch.eye(len(covariance))
+        directions = torch.linalg.solve(covariance + ridge, (h - h.mean(0, keepdim=True)).T).T  # [K, d]
+        # orthogonal to the shared mean: an average token is routed evenly
+        directions = directions - (directions @ shared)[:, None] * shared
         directions = directions / directions.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        logits = h @ directions.T  # [prompt k, expert j]
-        gap = float((logits.diagonal() - (logits.sum(1) - logits.diagonal()) / max(n_obj - 1, 1)).mean())
-        gates.append(directions * (ctx.cfg.router_init_gap / gap) if gap > 1e-6 else torch.zeros_like(directions))
+        logits = torch.cat([tokens[k][layer] for k in range(n_obj)]) @ directions.T  # [tokens, K]
+        spread = float(logits.std(0).mean())
+        gates.append(directions * (ctx.cfg.router_init_std / spread) if spread > 1e-12 else torch.zeros_like(directions))
     return gates
 
 
@@ -537,7 +549,6 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     scorer: scores [N, K] and validity [N] of SMILES on `cfg.objectives` (default: chem.objectives);
     corpus: training SMILES (default: the first `cfg.pretrain.molecules` of MOSES train)."""
     seed_everything(cfg.seed)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     corpus = load_corpus(cfg) if corpus is None else corpus
     folder = base_folder(cfg)
     if folder is not None:
