@@ -155,10 +155,16 @@ class FixedRows:
             self.weight[self.rows] = self.saved
 
 
-def stage(ctx: Context, name: str, build: Callable[[], Any]) -> Any:
-    """The model of a stage: loaded when a previous run saved it, else built and saved."""
+def hf() -> Any:
+    """`transformers`, without its progress bars (a run shows its own progress)."""
     transformers = require("transformers", "llm")
     transformers.utils.logging.disable_progress_bar()
+    return transformers
+
+
+def stage(ctx: Context, name: str, build: Callable[[], Any]) -> Any:
+    """The model of a stage: loaded when a previous run saved it, else built and saved."""
+    transformers = hf()
     folder = None if ctx.run is None else ctx.run.path / "models" / name
     if folder is not None and (folder / "config.json").is_file():
         return transformers.AutoModelForCausalLM.from_pretrained(folder).eval()
@@ -486,7 +492,7 @@ def load_corpus(cfg: Config) -> list[str]:
 def build_models(ctx: Context, methods: Sequence[str] = METHODS) -> dict[str, Any]:
     """Every stage in order, each loaded when a previous run finished it."""
     cfg = ctx.cfg
-    transformers = require("transformers", "llm")
+    transformers = hf()
     folder = base_folder(cfg)
     if folder is not None:
         base = transformers.AutoModelForCausalLM.from_pretrained(folder).eval()
@@ -552,7 +558,7 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     corpus = load_corpus(cfg) if corpus is None else corpus
     folder = base_folder(cfg)
     if folder is not None:
-        tokenizer = require("transformers", "llm").AutoTokenizer.from_pretrained(folder)
+        tokenizer = hf().AutoTokenizer.from_pretrained(folder)
     else:
         tokenizer = make_smiles_tokenizer(cfg.objectives, corpus)
     scorer = ObjectiveScorer(cfg.objectives, cfg.data_dir) if scorer is None else scorer
@@ -578,7 +584,7 @@ def load_curve(run: RunDir) -> dict[str, Any]:
 
 def load_steerable(run: pathlib.Path | str) -> tuple[Any, Any]:
     """(Mol-MoE model, tokenizer) from a finished run folder or a folder holding both."""
-    transformers = require("transformers", "llm")
+    transformers = hf()
     folder = pathlib.Path(run)
     models = folder / "models" if (folder / "models").is_dir() else folder
     model = transformers.AutoModelForCausalLM.from_pretrained(models / "mol_moe").eval()
