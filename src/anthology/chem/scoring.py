@@ -135,16 +135,19 @@ def scaffold(mol: Any) -> str:
     return MurckoScaffold.MurckoScaffoldSmiles(mol=mol)
 
 
-def sample_metrics(smiles: Sequence[str], reference: Iterable[str] = ()) -> dict[str, float]:
-    """validity, uniqueness (among valid), novelty (unique valid not in `reference`, canonicalised),
-    internal diversity and scaffold count of the unique valid molecules."""
+def sample_metrics(smiles: Sequence[str], reference: Iterable[str] = (),
+                   known: set[str] | None = None) -> dict[str, float]:
+    """validity, uniqueness (among valid), novelty (unique valid not in `reference`, canonicalised, or
+    not in `known`, a set of canonical SMILES computed once), internal diversity and scaffold count of
+    the unique valid molecules."""
     chem = _rdkit()
     mols = [to_mol(s) for s in smiles]
     valid = [m for m in mols if m is not None]
     unique: dict[str, Any] = {}
     for m in valid:
         unique.setdefault(chem.MolToSmiles(m), m)
-    known = {c for c in (canonical_smiles(s) for s in reference) if c is not None}
+    if known is None:
+        known = {c for c in (canonical_smiles(s) for s in reference) if c is not None}
     n = max(len(smiles), 1)
     return {"validity": len(valid) / n, "uniqueness": len(unique) / max(len(valid), 1),
             "novelty": (sum(s not in known for s in unique) / len(unique)) if unique else math.nan,

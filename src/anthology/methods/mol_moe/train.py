@@ -36,7 +36,7 @@ import torch
 
 from anthology.chem.data import moses_smiles
 from anthology.chem.objectives import ObjectiveScorer
-from anthology.chem.scoring import canonical_smiles, internal_diversity, to_mol
+from anthology.chem.scoring import canonical_smiles, sample_metrics
 from anthology.chem.smiles_tokenizer import (
     BOS,
     WEIGHT_LEVELS,
@@ -426,13 +426,11 @@ def sample_molecules(ctx: Context, model: Any, weights: Sequence[float] | None, 
     return out
 
 
-def quality(smiles: list[str], scores: np.ndarray, valid: np.ndarray, known: set[str]) -> dict[str, float]:
-    canon = [canonical_smiles(s) if v else None for s, v in zip(smiles, valid, strict=True)]
-    unique = {c for c in canon if c}
-    mols = [to_mol(c) for c in list(unique)[:256]]
-    return {"validity": float(valid.mean()), "uniqueness": len(unique) / max(int(valid.sum()), 1),
-            "novelty": (sum(c not in known for c in unique) / len(unique)) if unique else math.nan,
-            "diversity": internal_diversity(mols)}
+def quality(smiles: list[str], known: set[str]) -> dict[str, float]:
+    """Validity, uniqueness, novelty against the pretraining corpus and internal diversity (chem.scoring)."""
+    metrics = sample_metrics(smiles, known=known)
+    return {"validity": metrics["validity"], "uniqueness": metrics["uniqueness"], "novelty": metrics["novelty"],
+            "diversity": metrics["internal_diversity"]}
 
 
 def evaluate_steering(ctx: Context, models: dict[str, Any], methods: Sequence[str], known: set[str],
@@ -457,7 +455,7 @@ def evaluate_steering(ctx: Context, models: dict[str, Any], methods: Sequence[st
             weighted = scores @ w.numpy()
             rewards.append(float(weighted.mean()))
             top.append(float(np.sort(weighted)[-cfg.top_k:].mean()))
-            qualities.append(quality(smiles, scores, valid, known))
+            qualities.append(quality(smiles, known))
         achieved_arr, w_arr = np.array(achieved), weights.numpy()
         curve[method] = achieved_arr.tolist()
         for k, name in enumerate(ctx.objectives):
@@ -539,9 +537,8 @@ def pretrain_base(cfg: Config, out: pathlib.Path, tracker: Tracker | None = None
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     smiles = sample_molecules(ctx, model, None, 1000, torch.Generator().manual_seed(0))
-    valid = np.array([to_mol(s) is not None for s in smiles])
     known = {c for c in (canonical_smiles(s) for s in corpus) if c}
-    stats = {k: v for k, v in quality(smiles, np.zeros((len(smiles), 0)), valid, known).items()}
+    stats = quality(smiles, known)
     write_json(out / "pretraining.json", {"molecules": len(corpus), "epochs": cfg.pretrain.epochs,
                                           "lm": dataclasses.asdict(cfg.lm), **stats,
                                           "final_loss": run.read_metrics()[-1]["loss"]})
