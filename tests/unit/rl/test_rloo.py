@@ -21,7 +21,7 @@ def test_clipped_surrogate_stops_the_gradient_outside_the_trust_region():
     advantages = torch.tensor([1.0, 1.0, -1.0])
     loss, info = rloo_loss(new, old, advantages, clip=0.2)
     # ratios 1, 1.5 (clipped to 1.2 for A > 0), 0.5 (clipped to 0.8 for A < 0): -(1 + 1.2 - 0.8) / 3
-    assert float(loss) == pytest.approx(-(1.0 + 1.2 - 0.8) / 3)
+    assert loss.item() == pytest.approx(-(1.0 + 1.2 - 0.8) / 3)
     loss.backward()
     assert new.grad[1] == 0 and new.grad[2] == 0 and new.grad[0] == pytest.approx(-1 / 3)
     assert info["clip_fraction"] == pytest.approx(2 / 3)
