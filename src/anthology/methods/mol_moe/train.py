@@ -64,7 +64,7 @@ from anthology.nets.causal_lm import (
     set_trainable,
 )
 from anthology.rl.rloo import rloo_advantages, rloo_loss
-from anthology.tracking import Tracker
+from anthology.tracking import Tracker, make_tracker
 
 from .config import Config, RLConfig
 
@@ -108,12 +108,15 @@ class Context:
         """An independent, seeded stream per stage: a resumed run draws what an uninterrupted one does."""
         return torch.Generator().manual_seed(self.cfg.seed * 1000 + STAGES.index(stage))
 
-    def log(self, stage: str, step: int, metrics: dict[str, float]) -> None:
-        record = {"stage": stage, "step": step, **metrics}
-        if self.run is not None:
-            self.run.append_metrics(record)
+    progress: int = 0
+    """RL steps and evaluated preferences so far, over every stage (the progress bar's position)."""
+
+    def log(self, stage: str, step: int, metrics: dict[str, float], advance: int = 1) -> None:
+        """Metrics keyed `<stage>/<name>`, with the stage's own step as `<stage>/step`, at the overall
+        progress (RL steps and evaluated preferences so far)."""
+        self.progress += advance
         if self.tracker is not None:
-            self.tracker.log(step, {f"{stage}/{k}": v for k, v in metrics.items()})
+            self.tracker.log(self.progress, {f"{stage}/step": float(step), **{f"{stage}/{k}": v for k, v in metrics.items()}})
 
 
 # ----------------------------------------------------------------------------- models and stages
@@ -231,7 +234,7 @@ def supervised(ctx: Context, model: Any, examples: list[tuple[str, str]], epochs
             fixed.restore()
             step += 1
             if step % 50 == 0 or step == steps:
-                ctx.log(stage_name, step, {"loss": loss.item()})
+                ctx.log(stage_name, step, {"loss": loss.item()}, advance=0)
     return model.eval()
 
 
@@ -395,7 +398,7 @@ def train_ric(ctx: Context, base: Any) -> Any:
     good = [i for i in range(len(smiles)) if ok[i] and smiles[i]]
     threshold = np.quantile(online[good], cfg.quantile, axis=0) if good else np.ones(n_obj)
     keep = [i for i in good if np.any(online[i] > threshold)]
-    ctx.log("rewards_in_context", 0, {"online_kept": float(len(keep)), "online_validity": float(ok.mean())})
+    ctx.log("rewards_in_context", 0, {"online_kept": float(len(keep)), "online_validity": float(ok.mean())}, advance=0)
     second = [(preference_prompt(ctx.objectives, online[i].tolist()), smiles[i]) for i in keep]
     if second:
         model = supervised(ctx, model, examples[:len(second) * 4] + second, 1, cfg.lr / 2, "rewards_in_context",
@@ -456,6 +459,7 @@ def evaluate_steering(ctx: Context, models: dict[str, Any], methods: Sequence[st
             rewards.append(float(weighted.mean()))
             top.append(float(np.sort(weighted)[-cfg.top_k:].mean()))
             qualities.append(quality(smiles, known))
+            ctx.log("eval", len(qualities), {"method_index": float(methods.index(method))})
         achieved_arr, w_arr = np.array(achieved), weights.numpy()
         curve[method] = achieved_arr.tolist()
         for k, name in enumerate(ctx.objectives):
@@ -531,6 +535,7 @@ def pretrain_base(cfg: Config, out: pathlib.Path, tracker: Tracker | None = None
     tokenizer = make_smiles_tokenizer(cfg.objectives, corpus)
     run = RunDir(out)
     out.mkdir(parents=True, exist_ok=True)
+    tracker = tracker or make_tracker(run, console=False, tensorboard=False)
     ctx = Context(dataclasses.replace(cfg, base_model=None), tokenizer, lambda s: (np.zeros((len(s), 0)), np.ones(len(s), bool)),
                   corpus, run, tracker)
     model = pretrain(ctx)
@@ -541,7 +546,7 @@ def pretrain_base(cfg: Config, out: pathlib.Path, tracker: Tracker | None = None
     stats = quality(smiles, known)
     write_json(out / "pretraining.json", {"molecules": len(corpus), "epochs": cfg.pretrain.epochs,
                                           "lm": dataclasses.asdict(cfg.lm), **stats,
-                                          "final_loss": run.read_metrics()[-1]["loss"]})
+                                          "final_loss": run.read_metrics()[-1]["base/loss"]})
     return stats
 
 
@@ -559,14 +564,19 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     else:
         tokenizer = make_smiles_tokenizer(cfg.objectives, corpus)
     scorer = ObjectiveScorer(cfg.objectives, cfg.data_dir) if scorer is None else scorer
+    tracker = tracker or make_tracker(run_dir, console=False, tensorboard=False)
     ctx = Context(cfg, tokenizer, scorer, corpus, run_dir, tracker)
     if run_dir is not None:
         tokenizer.save_pretrained(run_dir.path / "models" / "tokenizer")
     methods = METHODS if cfg.baselines else ("mol_moe", "rewarded_soups", "mol_moe_init_router")
+    # progress: RL steps of every stage, then one tick per evaluated preference and method
+    total = len(cfg.objectives) * cfg.expert.steps + cfg.router.steps + cfg.expert.steps * ("morlhf" in methods)
+    tracker.start(total + cfg.eval.preferences * len(methods), 0, f"mol_moe (seed {cfg.seed})")
     models = build_models(ctx, methods)
     known = {c for c in (canonical_smiles(s) for s in corpus) if c}
     summary, curve = evaluate_steering(ctx, models, methods, known)
     summary = {"seed": cfg.seed, **summary}
+    tracker.close()
     if run_dir is not None:
         write_json(run_dir.path / "steering.json", curve)
         run_dir.write_summary(summary)
