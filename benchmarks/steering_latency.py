@@ -29,7 +29,6 @@ import numpy as np
 import torch
 
 from anthology.core.config import config_from_dict
-from anthology.core.errors import require
 from anthology.core.run_dir import RunDir
 from anthology.methods.mol_moe import Config
 from anthology.methods.mol_moe.generate import find_run
@@ -48,7 +47,7 @@ def timed(fn):
 
 
 def load(run: pathlib.Path):
-    transformers = require("transformers", "llm")
+    transformers = T.hf()
     cfg = config_from_dict(Config, RunDir(run).read_config()["config"])
     models = run / "models"
     tokenizer = transformers.AutoTokenizer.from_pretrained(models / "tokenizer")
@@ -56,7 +55,8 @@ def load(run: pathlib.Path):
     def model(name):
         return transformers.AutoModelForCausalLM.from_pretrained(models / name).eval()
 
-    loaded = {"base": model("base"), "mol_moe": model("mol_moe"),
+    base_dir = T.base_folder(cfg) or models / "base"  # the shipped base, or the one this run pretrained
+    loaded = {"base": transformers.AutoModelForCausalLM.from_pretrained(base_dir).eval(), "mol_moe": model("mol_moe"),
               "experts": [model(f"expert_{k}") for k in range(len(cfg.objectives))]}
     corpus = T.load_corpus(cfg)
     return cfg, T.Context(cfg, tokenizer, T.ObjectiveScorer(cfg.objectives, cfg.data_dir), corpus, None, None), loaded
