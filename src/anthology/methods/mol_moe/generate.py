@@ -19,16 +19,14 @@ import torch
 
 from anthology.chem.objectives import ObjectiveScorer
 from anthology.chem.smiles_tokenizer import (
-    decode_smiles,
     objectives_of,
     parse_weights,
     preference_prompt,
     prompt_ids,
 )
 from anthology.core.errors import AnthologyError
-from anthology.nets.causal_lm import sample
 
-from .train import load_steerable
+from .train import load_steerable, prompt_only_ids, sample_smiles
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,13 +73,8 @@ def generate(cfg: GenerateConfig) -> pathlib.Path:
     weights = parse_weights(cfg.weights, objectives)
     w = [weights[o] for o in objectives]
     prompt = prompt_ids(tokenizer, preference_prompt(objectives, w))
-    generator = torch.Generator().manual_seed(cfg.seed)
-    smiles: list[str] = []
-    while len(smiles) < cfg.n:
-        batch = min(256, cfg.n - len(smiles))
-        tokens = sample(model, torch.tensor([prompt] * batch), cfg.max_new_tokens, tokenizer.eos_token_id,
-                        tokenizer.pad_token_id, generator, cfg.temperature, cfg.top_p)
-        smiles += [decode_smiles(tokenizer, row) for row in tokens.tolist()]
+    smiles = sample_smiles(model, tokenizer, prompt, cfg.n, torch.Generator().manual_seed(cfg.seed),
+                           prompt_only_ids(tokenizer, objectives), cfg.max_new_tokens, cfg.temperature, cfg.top_p)
     scores, valid = ObjectiveScorer(objectives, cfg.data_dir)(smiles)
     weighted = scores @ np.array(w)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -99,10 +99,7 @@ class Context:
 
     @functools.cached_property
     def suppress(self) -> torch.Tensor:
-        """Ids a molecule never contains: preference tokens, <pad>, <s>, <unk>."""
-        t = self.tokenizer
-        return torch.cat([preference_rows(t, self.objectives).reshape(-1),
-                          torch.tensor([t.pad_token_id, t.bos_token_id, t.unk_token_id])])
+        return prompt_only_ids(self.tokenizer, self.objectives)
 
     def generator(self, stage: str) -> torch.Generator:
         """An independent, seeded stream per stage: a resumed run draws what an uninterrupted one does."""
@@ -127,6 +124,12 @@ def preference_rows(tokenizer: Any, objectives: Sequence[str]) -> torch.Tensor:
     vocab = tokenizer.get_vocab()
     return torch.tensor([[vocab[f"<{o}={level / (WEIGHT_LEVELS - 1):.2f}>"] for level in range(WEIGHT_LEVELS)]
                          for o in objectives])
+
+
+def prompt_only_ids(tokenizer: Any, objectives: Sequence[str]) -> torch.Tensor:
+    """Ids a molecule never contains: preference tokens, <pad>, <s>, <unk>."""
+    return torch.cat([preference_rows(tokenizer, objectives).reshape(-1),
+                      torch.tensor([tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.unk_token_id])])
 
 
 def make_base(cfg: Config, tokenizer: Any, generator: torch.Generator) -> Any:
@@ -418,15 +421,30 @@ def steering_model(method: str, models: dict[str, Any], weights: Sequence[float]
     return models[method], True
 
 
+def sample_smiles(model: Any, tokenizer: Any, prompt: list[int], n: int, generator: torch.Generator,
+                  suppress: torch.Tensor, max_new_tokens: int = 64, temperature: float = 1.0, top_p: float = 1.0,
+                  batch: int = 256) -> list[str]:
+    """n SMILES sampled after the prompt ids, in batches, prompt-only ids suppressed."""
+    out: list[str] = []
+    while len(out) < n:
+        m = min(batch, n - len(out))
+        tokens = sample(model, torch.tensor([prompt] * m), max_new_tokens, tokenizer.eos_token_id,
+                        tokenizer.pad_token_id, generator, temperature, top_p, suppress)
+        out += [decode_smiles(tokenizer, row) for row in tokens.tolist()]
+    return out
+
+
 def sample_molecules(ctx: Context, model: Any, weights: Sequence[float] | None, n: int,
                      generator: torch.Generator, batch: int = 256) -> list[str]:
     """n SMILES from `model`, prompted with preference `weights` (or `<s>` when None)."""
     prompt = prompt_ids(ctx.tokenizer, BOS if weights is None else preference_prompt(ctx.objectives, list(weights)))
-    out: list[str] = []
-    while len(out) < n:
-        m = min(batch, n - len(out))
-        out += generate(ctx, model, torch.tensor([prompt] * m), generator)[1]
-    return out
+    return sample_smiles(model, ctx.tokenizer, prompt, n, generator, ctx.suppress, ctx.cfg.max_new_tokens,
+                         ctx.cfg.temperature, ctx.cfg.top_p, batch)
+
+
+def known_molecules(corpus: Sequence[str]) -> set[str]:
+    """Canonical SMILES of the corpus, what novelty is measured against."""
+    return {c for c in (canonical_smiles(s) for s in corpus) if c}
 
 
 def quality(smiles: list[str], known: set[str]) -> dict[str, float]:
@@ -542,7 +560,7 @@ def pretrain_base(cfg: Config, out: pathlib.Path, tracker: Tracker | None = None
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     smiles = sample_molecules(ctx, model, None, 1000, torch.Generator().manual_seed(0))
-    known = {c for c in (canonical_smiles(s) for s in corpus) if c}
+    known = known_molecules(corpus)
     stats = quality(smiles, known)
     write_json(out / "pretraining.json", {"molecules": len(corpus), "epochs": cfg.pretrain.epochs,
                                           "lm": dataclasses.asdict(cfg.lm), **stats,
@@ -573,7 +591,7 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     total = len(cfg.objectives) * cfg.expert.steps + cfg.router.steps + cfg.expert.steps * ("morlhf" in methods)
     tracker.start(total + cfg.eval.preferences * len(methods), 0, f"mol_moe (seed {cfg.seed})")
     models = build_models(ctx, methods)
-    known = {c for c in (canonical_smiles(s) for s in corpus) if c}
+    known = known_molecules(corpus)
     summary, curve = evaluate_steering(ctx, models, methods, known)
     summary = {"seed": cfg.seed, **summary}
     tracker.close()
