@@ -33,7 +33,7 @@ demo: $(VENV)/.core-installed
 	$(BIN)/anthology report
 
 report: $(VENV)/.core-installed
-	$(BIN)/anthology report
+	$(BIN)/anthology report --update-readmes .
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests benchmarks

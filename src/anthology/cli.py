@@ -196,19 +196,20 @@ class ReportArgs:
     """Committed results (results/<method>/claim.json and figures.json)."""
     out: str = "report"
     """Where index.html and report.md go."""
-    readme: str = "README.md"
-    """README whose method table (between its markers) is rebuilt from the committed results."""
-    docs: bool = True
-    """Refresh the README's method table and each method README's results table from --results."""
+    update_readmes: str | None = None
+    """A checkout of the repository (e.g. `.`) whose README method table and method READMEs' results tables
+    are rebuilt from --results; off by default (the report never writes into the installed package)."""
 
 
 def cmd_report(args: list[str]) -> int:
-    from anthology.report import build_report
+    from anthology.report import build_report, update_repository_readmes
 
     opts = _parse(ReportArgs, args, "anthology report")
-    index = build_report(pathlib.Path(opts.runs), pathlib.Path(opts.results), pathlib.Path(opts.out),
-                         pathlib.Path(opts.readme) if opts.docs else None)
+    index = build_report(pathlib.Path(opts.runs), pathlib.Path(opts.results), pathlib.Path(opts.out))
     print(f"report: {index}")
+    if opts.update_readmes is not None:
+        for path in update_repository_readmes(pathlib.Path(opts.update_readmes), pathlib.Path(opts.results)):
+            print(f"updated {path}")
     return 0
 
 

@@ -56,8 +56,8 @@ def test_tiny_pipeline_trains_every_method_and_reports_steering(shared_data, tmp
     result = train(TINY, run_dir=run)
     for method in METHODS:
         for metric in ("mae", "r", "hypervolume", "reward", "validity"):
-            assert np.isfinite(result.summary[f"{method}/{metric}"]), (method, metric)
-        assert 0 <= result.summary[f"{method}/mae"] <= 1
+            assert np.isfinite(result.summary[f"eval/{method}/{metric}"]), (method, metric)
+        assert 0 <= result.summary[f"eval/{method}/mae"] <= 1
     assert len(result.curve["weights"]) == TINY.eval.preferences == len(result.curve["mol_moe"])
     stages = {p.name for p in (run.path / "models").iterdir()}
     assert {"base", "expert_0", "expert_3", "mol_moe", "morlhf", "rewards_in_context", "tokenizer"} <= stages

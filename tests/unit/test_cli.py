@@ -57,7 +57,7 @@ def test_reproduce_then_report_writes_claim_plots_and_page(tmp_path, capsys):
     assert claim["command"] == "anthology reproduce koopman --preset tiny"
     assert {p.name for p in out.glob("*.png")} >= {"mse_vs_horizon_duffing.png", "phase_parabolic.png"}
     assert main(["report", "--runs", str(tmp_path / "runs"), "--results", str(tmp_path / "results"),
-                 "--out", str(tmp_path / "report"), "--no-docs"]) == 0
+                 "--out", str(tmp_path / "report")]) == 0
     page = (tmp_path / "report" / "index.html").read_text()
     assert "committed results" in page and "latest tiny reproduction" in page and "<img" in page
     assert "| koopman | Koopman with periodic reencoding |" in (tmp_path / "report" / "report.md").read_text()

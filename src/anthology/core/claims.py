@@ -1,8 +1,12 @@
 """The machine-readable summary of a method's reproduction: `results/<method>/claim.json`.
 
 Schema (checked by `shared/tools/check_claims.py`): method, claim, command, preset, seeds, table rows
-`{setting, variant, metric, mean, std, n}`, `holds` (computed from the table by the method's
-reproduction code) and `evidence` (one sentence computed from the same table).
+`{setting, variant, metric, mean, std, n, values}` (`values`: one number per seed, in the order of
+`seeds`), `holds` (computed from the table by the method's `judge`) and `evidence` (one sentence computed
+from the same table).
+
+`holds` follows a per-seed rule, never means alone: `wins_on_every_seed` (paired by seed) or
+`mean_difference_exceeds_se` (the mean of the paired differences is larger than its standard error).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ class ClaimRow:
     mean: float
     std: float | None
     n: int
+    values: tuple[float, ...] = ()
+    """One value per seed (in the claim's seed order); empty only in claims written before it existed."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +64,35 @@ def summarize(setting: str, variant: str, metric: str, values: Iterable[float]) 
         raise ValueError(f"no values for {setting}/{variant}/{metric}")
     mean = sum(vals) / len(vals)
     std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else None
-    return ClaimRow(setting, variant, metric, mean, std, len(vals))
+    return ClaimRow(setting, variant, metric, mean, std, len(vals), tuple(vals))
+
+
+def _paired(a: ClaimRow | Sequence[float], b: ClaimRow | Sequence[float]) -> list[tuple[float, float]]:
+    va = list(a.values) if isinstance(a, ClaimRow) else [float(v) for v in a]
+    vb = list(b.values) if isinstance(b, ClaimRow) else [float(v) for v in b]
+    if len(vb) == 1 and len(va) > 1:  # a seed-free reference (an exact value, a closed form)
+        vb = vb * len(va)
+    if len(va) != len(vb) or not va:
+        raise ValueError(f"cannot pair {len(va)} values with {len(vb)} (per-seed values missing?)")
+    return list(zip(va, vb))
+
+
+def wins_on_every_seed(a: ClaimRow | Sequence[float], b: ClaimRow | Sequence[float],
+                       higher_is_better: bool = True) -> bool:
+    """`a` beats `b` on every seed, paired by seed (strictly)."""
+    return all((x > y) if higher_is_better else (x < y) for x, y in _paired(a, b))
+
+
+def mean_difference_exceeds_se(a: ClaimRow | Sequence[float], b: ClaimRow | Sequence[float],
+                               higher_is_better: bool = True) -> bool:
+    """The mean of the paired differences a - b (sign flipped when lower is better) is positive and larger
+    than its standard error; with one seed, the single difference must be positive."""
+    diffs = [(x - y) if higher_is_better else (y - x) for x, y in _paired(a, b)]
+    mean = sum(diffs) / len(diffs)
+    if len(diffs) == 1:
+        return mean > 0
+    se = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1) / len(diffs))
+    return mean > 0 and mean > se
 
 
 def write_claim(path: str | pathlib.Path, claim: Claim) -> pathlib.Path:
@@ -70,14 +104,15 @@ def write_claim(path: str | pathlib.Path, claim: Claim) -> pathlib.Path:
 
 def read_claim(path: str | pathlib.Path) -> Claim:
     data = json.loads(pathlib.Path(path).read_text())
-    rows = [ClaimRow(**row) for row in data.pop("table")]
+    rows = [ClaimRow(**{**row, "values": tuple(row.get("values", ()))}) for row in data.pop("table")]
     return Claim(table=rows, **data)
 
 
 def format_table(rows: Sequence[ClaimRow]) -> str:
     """The claim's table as Markdown: one line per row."""
-    lines = ["| setting | variant | metric | mean | std | n |", "|---|---|---|---|---|---|"]
+    lines = ["| setting | variant | metric | mean | std | n | per seed |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         std = "" if r.std is None else f"{r.std:.3g}"
-        lines.append(f"| {r.setting} | {r.variant} | {r.metric} | {r.mean:.4g} | {std} | {r.n} |")
+        per_seed = ", ".join(f"{v:.4g}" for v in r.values)
+        lines.append(f"| {r.setting} | {r.variant} | {r.metric} | {r.mean:.4g} | {std} | {r.n} | {per_seed} |")
     return "\n".join(lines)

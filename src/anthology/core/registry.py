@@ -1,27 +1,39 @@
-"""The method registry: names to `MethodSpec`s, imported lazily so `anthology list` stays fast.
+"""The method registry: names to `MethodSpec`s, found without a hard-coded list and imported lazily.
 
-A method package `anthology.methods.<name>` exports `METHOD`, a `MethodSpec`. The registry only knows
-the module names; this layer never imports a method at import time.
+A method is a package `anthology.methods.<name>` that exports `METHOD`, a `MethodSpec`: the registry finds
+every sub-package of `anthology.methods` on disk (without importing it), so adding a method touches only
+its own folder. Methods from other distributions register an entry point in the group
+`anthology.methods` (`name = "package.module"`). A method is imported only when it is asked for, so a
+method whose extra is missing fails with a one-line message only when it is used.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.metadata
+import importlib.util
+import pkgutil
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from anthology.core.errors import UnknownNameError
 
 PRESET_NAMES = ("tiny", "demo", "quick", "paper")
+METHODS_PACKAGE = "anthology.methods"
+ENTRY_POINT_GROUP = "anthology.methods"
 
-METHOD_MODULES: dict[str, str] = {
-    "koopman": "anthology.methods.koopman",
-    "maxent_gfn": "anthology.methods.maxent_gfn",
-    "decoupled_regularization": "anthology.methods.decoupled_regularization",
-    "lambdazero": "anthology.methods.lambdazero",
-    "mol_moe": "anthology.methods.mol_moe",
-}
+
+def method_modules() -> dict[str, str]:
+    """Method name -> module: the packages under `anthology.methods` (sorted), then entry points."""
+    spec = importlib.util.find_spec(METHODS_PACKAGE)
+    found = {info.name: f"{METHODS_PACKAGE}.{info.name}"
+             for info in pkgutil.iter_modules(list(spec.submodule_search_locations or []))
+             if info.ispkg and not info.name.startswith("_")}
+    modules = dict(sorted(found.items()))
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        modules.setdefault(entry.name, entry.value)
+    return modules
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,10 +61,14 @@ class MethodSpec:
 
 
 def method_names() -> list[str]:
-    return list(METHOD_MODULES)
+    return list(method_modules())
 
 
 def get_method(name: str) -> MethodSpec:
-    if name not in METHOD_MODULES:
-        raise UnknownNameError("method", name, METHOD_MODULES)
-    return importlib.import_module(METHOD_MODULES[name]).METHOD
+    modules = method_modules()
+    if name not in modules:
+        raise UnknownNameError("method", name, modules)
+    spec = importlib.import_module(modules[name]).METHOD
+    if not isinstance(spec, MethodSpec) or spec.name != name:
+        raise TypeError(f"{modules[name]}.METHOD should be a MethodSpec named '{name}'")
+    return spec

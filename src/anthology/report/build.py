@@ -4,21 +4,23 @@
 `table.csv` and one PNG per figure. `build_report` does that for every method's committed results
 (`results/<method>/`, the `quick` preset) and for its newest reproduction under `runs/` of each other
 preset (the `demo` one that `make demo` just ran), then writes `report/index.html` and
-`report/report.md`, and refreshes the method table in README.md between its markers.
+`report/report.md`. It never writes into the installed package: the README's method table and each
+method README's results table are refreshed only by `update_repository_readmes(checkout, results)`
+(`anthology report --update-readmes` in a checkout of the repository).
 """
 
 from __future__ import annotations
 
 import csv
 import html
-import importlib.util
 import json
 import pathlib
 import shutil
 from typing import Any
 
 from anthology.core.claims import Claim, format_table, read_claim
-from anthology.core.registry import METHOD_MODULES, get_method, method_names
+from anthology.core.errors import AnthologyError
+from anthology.core.registry import get_method, method_names
 from anthology.core.reproduction import CLAIM_FILE, FIGURES_FILE
 from anthology.core.run_dir import REPRODUCTION_PREFIX
 
@@ -139,20 +141,33 @@ def update_readme(readme: pathlib.Path, results: pathlib.Path) -> bool:
     return replace_between(readme, README_START, README_END, methods_table(results))
 
 
-def update_method_readme(method: str, results: pathlib.Path) -> bool:
-    """Rebuild the results table in `methods/<method>/README.md` from results/<method>/claim.json."""
+def update_method_readme(readme: pathlib.Path, method: str, results: pathlib.Path) -> bool:
+    """Rebuild the results table in a method's README from results/<method>/claim.json."""
     path = results / method / CLAIM_FILE
-    origin = importlib.util.find_spec(METHOD_MODULES[method]).origin
-    if not path.exists() or origin is None:
+    if not path.exists():
         return False
     claim = read_claim(path)
     content = (f"Made by `{claim.command}` (seeds {claim.seeds}); holds: **{claim.holds}**. {claim.evidence}"
                f"\n\n{pivot_table(claim)}")
-    return replace_between(pathlib.Path(origin).parent / "README.md", RESULTS_START, RESULTS_END, content)
+    return replace_between(readme, RESULTS_START, RESULTS_END, content)
 
 
-def build_report(runs: pathlib.Path, results: pathlib.Path, out: pathlib.Path,
-                 readme: pathlib.Path | None = pathlib.Path("README.md")) -> pathlib.Path:
+def update_repository_readmes(checkout: pathlib.Path, results: pathlib.Path) -> list[pathlib.Path]:
+    """Refresh README.md's method table and `src/anthology/methods/<m>/README.md`'s results tables in a
+    checkout of the repository (never in an installed package); returns the files that were updated."""
+    methods_dir = checkout / "src" / "anthology" / "methods"
+    if not (checkout / "pyproject.toml").exists() or not methods_dir.is_dir():
+        raise AnthologyError(f"'{checkout}' is not a checkout of the anthology repository (no pyproject.toml "
+                             "and src/anthology/methods); run --update-readmes from the repository root")
+    updated = [checkout / "README.md"] if update_readme(checkout / "README.md", results) else []
+    for method in method_names():
+        readme = methods_dir / method / "README.md"
+        if update_method_readme(readme, method, results):
+            updated.append(readme)
+    return updated
+
+
+def build_report(runs: pathlib.Path, results: pathlib.Path, out: pathlib.Path) -> pathlib.Path:
     """Render every method's sources and write out/index.html and out/report.md."""
     out.mkdir(parents=True, exist_ok=True)
     md = ["# anthology report", "", methods_table(results), ""]
@@ -195,10 +210,6 @@ def build_report(runs: pathlib.Path, results: pathlib.Path, out: pathlib.Path,
             "font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>"
             + "\n".join(body) + "</body></html>\n")
     (out / "index.html").write_text(page)
-    if readme is not None:
-        update_readme(readme, results)
-        for method in method_names():
-            update_method_readme(method, results)
     return out / "index.html"
 
 
@@ -211,4 +222,4 @@ def _html_table(claim: Claim) -> str:
     return "".join(rows) + "</table>"
 
 
-__all__ = ["build_report", "methods_table", "render_method", "update_readme"]
+__all__ = ["build_report", "methods_table", "render_method", "update_readme", "update_repository_readmes"]

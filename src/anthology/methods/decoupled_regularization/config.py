@@ -119,7 +119,7 @@ REPRODUCE_PRESETS: dict[str, ReproduceConfig] = {
                             workers=1),
     "demo": ReproduceConfig(PRESETS["demo"], seeds=(0,), copies=(1, 2), steps_per_copy=False, scales=(0.25, 1.0),
                             chain_learned=(8,), chain_train=Config(**_CHAIN, total_steps=3000, eval_every=1000)),
-    "quick": ReproduceConfig(PRESETS["quick"], seeds=(0, 1),
+    "quick": ReproduceConfig(PRESETS["quick"], seeds=(0, 1, 2),
                              chain_train=Config(**_CHAIN, total_steps=6000, eval_every=1000)),
     "paper": ReproduceConfig(PRESETS["paper"], seeds=tuple(range(10)), copies=(1, 4, 16),
                              copies_schemes=("fixed", "static", "auto", "dynamic"), steps_per_copy=False,

@@ -54,7 +54,7 @@ def make_jobs(rcfg: ReproduceConfig, reproduction: RunDir) -> list[CurveJob]:
 
 
 def methods_run(results: list[dict[str, Any]]) -> list[str]:
-    return [m for m in METHODS if f"{m}/mae" in results[0]["summary"]]
+    return [m for m in METHODS if f"eval/{m}/mae" in results[0]["summary"]]
 
 
 def build_table(rcfg: ReproduceConfig, results: list[dict[str, Any]]) -> list[ClaimRow]:
@@ -63,7 +63,7 @@ def build_table(rcfg: ReproduceConfig, results: list[dict[str, Any]]) -> list[Cl
     rows = []
     for method in methods_run(results):
         for metric in (*METRICS, *(f"r_{o}" for o in objectives), *(f"mae_{o}" for o in objectives)):
-            values = [float(r["summary"].get(f"{method}/{metric}", math.nan)) for r in results]
+            values = [float(r["summary"].get(f"eval/{method}/{metric}", math.nan)) for r in results]
             rows.append(summarize(setting, method, metric, values))
     return rows
 

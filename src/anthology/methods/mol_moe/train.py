@@ -480,18 +480,20 @@ def evaluate_steering(ctx: Context, models: dict[str, Any], methods: Sequence[st
             ctx.log("eval", len(qualities), {"method_index": float(methods.index(method))})
         achieved_arr, w_arr = np.array(achieved), weights.numpy()
         curve[method] = achieved_arr.tolist()
+        m: dict[str, float] = {}  # this method's metrics, stored as eval/<method>/<name>
         for k, name in enumerate(ctx.objectives):
-            summary[f"{method}/mae_{name}"] = float(np.abs(w_arr[:, k] - achieved_arr[:, k]).mean())
-            summary[f"{method}/r_{name}"] = pearson(w_arr[:, k], achieved_arr[:, k])
-            summary[f"{method}/mean_{name}"] = float(achieved_arr[:, k].mean())
-        summary[f"{method}/mae"] = float(np.mean([summary[f"{method}/mae_{n}"] for n in ctx.objectives]))
-        summary[f"{method}/r"] = float(np.nanmean([summary[f"{method}/r_{n}"] for n in ctx.objectives]))
-        summary[f"{method}/reward"] = float(np.mean(rewards))
-        summary[f"{method}/top_reward"] = float(np.mean(top))
-        summary[f"{method}/hypervolume"] = hypervolume(achieved_arr)
+            m[f"mae_{name}"] = float(np.abs(w_arr[:, k] - achieved_arr[:, k]).mean())
+            m[f"r_{name}"] = pearson(w_arr[:, k], achieved_arr[:, k])
+            m[f"mean_{name}"] = float(achieved_arr[:, k].mean())
+        m["mae"] = float(np.mean([m[f"mae_{n}"] for n in ctx.objectives]))
+        m["r"] = float(np.nanmean([m[f"r_{n}"] for n in ctx.objectives]))
+        m["reward"] = float(np.mean(rewards))
+        m["top_reward"] = float(np.mean(top))
+        m["hypervolume"] = hypervolume(achieved_arr)
         for key in qualities[0]:
             values = [q[key] for q in qualities if not math.isnan(q[key])]
-            summary[f"{method}/{key}"] = float(np.mean(values)) if values else math.nan
+            m[key] = float(np.mean(values)) if values else math.nan
+        summary.update({f"eval/{method}/{key}": value for key, value in m.items()})
     return summary, curve
 
 
