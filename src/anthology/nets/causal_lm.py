@@ -149,6 +149,14 @@ def suppress_tokens(logits: torch.Tensor, suppress: torch.Tensor | None) -> torc
     return logits.index_fill(-1, suppress, float("-inf"))
 
 
+def sampling_logits(logits: torch.Tensor, suppress: torch.Tensor | None = None, temperature: float = 1.0,
+                    top_p: float = 1.0) -> torch.Tensor:
+    """The logits `sample` draws from (any leading shape, vocabulary last): suppressed ids removed, divided
+    by the temperature, tokens outside the top-p nucleus at -inf. Their log-softmax is the sampling
+    distribution's log-probability, which RL on sampled sequences must score."""
+    return _top_p_filter(suppress_tokens(logits.float(), suppress) / max(temperature, 1e-6), top_p)
+
+
 @torch.no_grad()
 def sample(model: Any, prompt: torch.Tensor, max_new_tokens: int, eos_id: int, pad_id: int,
            generator: torch.Generator, temperature: float = 1.0, top_p: float = 1.0,
@@ -164,8 +172,7 @@ def sample(model: Any, prompt: torch.Tensor, max_new_tokens: int, eos_id: int, p
     tokens = torch.full((batch, max_new_tokens), pad_id, dtype=torch.long)
     done = torch.zeros(batch, dtype=torch.bool)
     for t in range(max_new_tokens):
-        logits = suppress_tokens(out.logits[:, -1].float(), suppress) / max(temperature, 1e-6)
-        probs = _top_p_filter(logits, top_p).softmax(-1)
+        probs = sampling_logits(out.logits[:, -1], suppress, temperature, top_p).softmax(-1)
         token = torch.multinomial(probs, 1, generator=generator)[:, 0]  # [B]
         token = torch.where(done, torch.full_like(token, pad_id), token)
         tokens[:, t] = token
@@ -184,13 +191,15 @@ def continuation_mask(tokens: torch.Tensor, eos_id: int) -> torch.Tensor:
 
 
 def sequence_log_probs(model: Any, prompt: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
-                       suppress: torch.Tensor | None = None) -> torch.Tensor:
+                       suppress: torch.Tensor | None = None, temperature: float = 1.0,
+                       top_p: float = 1.0) -> torch.Tensor:
     """log pi(token_t | prompt, tokens_<t) for every continuation token [B, T], zero where mask is 0,
-    under the distribution `sample` draws from (temperature 1, `suppress`ed ids removed)."""
+    under the distribution `sample` draws from with the same `suppress`, `temperature` and `top_p`
+    (`sampling_logits`), so that importance ratios of sampled sequences are unbiased."""
     inputs = torch.cat([prompt, tokens], dim=1)  # [B, P + T]
     attention = torch.cat([torch.ones_like(prompt, dtype=torch.float), mask], dim=1)
     logits = model(input_ids=inputs, attention_mask=attention.long()).logits  # [B, P + T, V]
-    logits = suppress_tokens(logits[:, prompt.shape[1] - 1:-1].float(), suppress)  # [B, T, V]
+    logits = sampling_logits(logits[:, prompt.shape[1] - 1:-1], suppress, temperature, top_p)  # [B, T, V]
     # padding after EOS may be a suppressed id (log-prob -inf): read any allowed id there, then mask it out
     readable = torch.where(mask.bool(), tokens, tokens[:, :1])
     log_probs = torch.gather(F.log_softmax(logits, -1), 2, readable[..., None])[..., 0]

@@ -121,6 +121,23 @@ def test_sampling_stops_at_eos_and_log_probs_match_a_full_forward(models):
     torch.testing.assert_close(log_probs[:, 0], expected, rtol=1e-5, atol=1e-5)
 
 
+def test_log_probs_are_those_of_the_sampling_distribution_at_temperature_and_top_p(models):
+    # one-token continuations drawn 20k times at T 0.7, top-p 0.9: each token's frequency is exp(log_prob)
+    # (sampling error <= 0.0035 per token); at T 1 without top-p (the old scoring) the sampled tokens' total
+    # probability was below 1 by the pruned tail and each kept token's probability off by its renormalisation
+    base, _, _ = models
+    n = 20_000
+    prompt = torch.full((n, 1), BOS)
+    tokens = sample(base, prompt, 1, EOS, PAD, torch.Generator().manual_seed(0), temperature=0.7, top_p=0.9)
+    with torch.no_grad():
+        log_probs = sequence_log_probs(base, prompt[:1].expand(VOCAB, 1), torch.arange(VOCAB)[:, None],
+                                       torch.ones(VOCAB, 1), temperature=0.7, top_p=0.9)[:, 0]
+    frequency = torch.bincount(tokens[:, 0], minlength=VOCAB).double() / n
+    torch.testing.assert_close(log_probs.exp().double(), frequency, atol=0.012, rtol=0)
+    assert float(log_probs.exp().sum()) == pytest.approx(1.0, abs=1e-5)
+    assert torch.isinf(log_probs[frequency == 0]).all() and (frequency == 0).any()  # the pruned tail
+
+
 def test_top_p_keeps_only_the_nucleus():
     from anthology.nets.causal_lm import _top_p_filter
 

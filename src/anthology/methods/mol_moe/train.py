@@ -267,6 +267,7 @@ def reinforce(ctx: Context, policy: Any, reference: Any, trainable: list[torch.n
     make_prompts(n, generator) -> (prompt ids [n, P], context [n, ...]); reward(scores [N, K], context of
     each sample [N, ...]) -> [N]."""
     generator = ctx.generator(stage_name)
+    sampling = (ctx.cfg.temperature, ctx.cfg.top_p)  # what `generate` draws with
     set_trainable(policy, trainable)
     reference.requires_grad_(False)
     optimizer = torch.optim.AdamW(trainable, lr=rl.lr, weight_decay=0.0)
@@ -276,9 +277,10 @@ def reinforce(ctx: Context, policy: Any, reference: Any, trainable: list[torch.n
         tokens, smiles = generate(ctx, policy, prompts, generator)
         mask = continuation_mask(tokens, ctx.tokenizer.eos_token_id)
         scores, valid = ctx.scorer(smiles)
-        with torch.no_grad():
-            old = sequence_log_probs(policy, prompts, tokens, mask, ctx.suppress).sum(1)  # [N]
-            ref = sequence_log_probs(reference, prompts, tokens, mask, ctx.suppress).sum(1)
+        with torch.no_grad():  # scored under the sampling distribution; the reference without top-p, so that
+            # a token outside its nucleus costs a finite KL
+            old = sequence_log_probs(policy, prompts, tokens, mask, ctx.suppress, *sampling).sum(1)  # [N]
+            ref = sequence_log_probs(reference, prompts, tokens, mask, ctx.suppress, sampling[0]).sum(1)
         score = reward(scores, context)
         total = score - rl.beta * (old - ref)
         advantages = rloo_advantages(total.view(-1, rl.k)).view(-1)
@@ -287,7 +289,7 @@ def reinforce(ctx: Context, policy: Any, reference: Any, trainable: list[torch.n
             order = torch.randperm(len(tokens), generator=generator)
             for start in range(0, len(order), rl.minibatch):
                 idx = order[start:start + rl.minibatch]
-                new = sequence_log_probs(policy, prompts[idx], tokens[idx], mask[idx], ctx.suppress).sum(1)
+                new = sequence_log_probs(policy, prompts[idx], tokens[idx], mask[idx], ctx.suppress, *sampling).sum(1)
                 loss, info = rloo_loss(new, old[idx], advantages[idx], rl.clip)
                 optimizer.zero_grad()
                 loss.backward()
