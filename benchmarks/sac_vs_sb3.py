@@ -38,7 +38,7 @@ def run_anthology(hidden: int, batch: int, seed: int) -> dict:
                  lr_actor=LR, lr_q=LR, lr_temperature=LR, policy_frequency=1, eval_every=STEPS,
                  eval_episodes=EVAL_EPISODES, seed=seed, log_every=STEPS)
     result = train(cfg)
-    return {"steps_per_sec": STEPS / result.train_seconds, "return": result.summary["eval/return"]}
+    return {"steps_per_sec": STEPS / result.artifacts["train_seconds"], "return": result.summary["eval/return"]}
 
 
 def run_sb3(hidden: int, batch: int, seed: int) -> dict:

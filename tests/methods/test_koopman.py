@@ -31,10 +31,7 @@ from anthology.methods.koopman.networks import (
 from anthology.methods.koopman.reencoding import mse_at, rollout
 from anthology.methods.koopman.train import as_tensors, sample_windows
 from anthology.testing import (
-    KillAtStep,
-    SimulatedKill,
     assert_all_parameters_change,
-    assert_deterministic,
     assert_learns_to_threshold,
     assert_summaries_equal,
 )
@@ -62,11 +59,7 @@ def test_tiny_preset_through_the_cli(tmp_path, capsys):
     assert "eval/k=none/mse@200" in capsys.readouterr().out
 
 
-# ---- 2. determinism -----------------------------------------------------------------------------------
-
-def test_same_seed_same_metrics_other_seed_different():
-    assert_deterministic(lambda seed: train(override(TINY, seed=seed, steps=20)).summary)
-
+# ---- 2. determinism: the conformance suite (tests/methods/test_conformance.py) -------------------------
 
 # ---- 3. gradient flow ---------------------------------------------------------------------------------
 
@@ -184,26 +177,18 @@ def test_learns_the_parabolic_attractor_and_one_step_reencoding_hurts():
         assert s["eval/k=5/mse@200"] < s["eval/k=1/mse@200"]
 
 
-@pytest.mark.slow
-def test_intermediate_reencoding_beats_both_extremes_on_duffing_at_quick_scale():
-    # The claim on one system and seed (about 40 s); the full table is `anthology reproduce koopman --preset quick`.
-    s = train(override(PRESETS["quick"], system="duffing", seed=0)).summary
+@pytest.mark.learning
+def test_intermediate_reencoding_beats_both_extremes_on_duffing():
+    # The claim in miniature: the quick model on Duffing, 800 steps (about 15-30 s), evaluated at k = none,
+    # 1 and 50 over 1000 steps. 5 seeds: MSE@1000 at k=50 0.61..0.79, none 1.11..1.35, k=1 2.2..3720;
+    # k=50 wins on 5 of 5 (by 1.4x..1.9x over none). The full table: `anthology reproduce koopman --preset quick`.
+    cfg = override(PRESETS["quick"], system="duffing", seed=0, steps=800,
+                   **{"eval.reencode_periods": (0, 1, 50), "eval.horizons": (1000,)})
+    s = train(cfg).summary
     assert s["eval/k=50/mse@1000"] < min(s["eval/k=none/mse@1000"], s["eval/k=1/mse@1000"])
 
 
 # ---- 6. resume, save/load, bad input ------------------------------------------------------------------
-
-def test_a_killed_run_resumes_to_the_same_summary(tmp_path):
-    cfg = override(TINY, steps=60, checkpoint_every=20, log_every=10)
-    whole = train(cfg, run_dir=RunDir.create("koopman", "tiny", 0, tmp_path / "a"))
-    run = RunDir.create("koopman", "tiny", 0, tmp_path / "b")
-    with pytest.raises(SimulatedKill):
-        train(cfg, tracker=KillAtStep(50), run_dir=run)  # dies after the step-40 checkpoint
-    assert run.has_checkpoint() and run.read_summary() is None
-    resumed = train(cfg, run_dir=run)
-    assert_summaries_equal(resumed.summary, whole.summary)
-    assert {"event": "resume", "step": 40} in run.read_metrics()
-
 
 @pytest.mark.learning
 def test_sigkill_then_cli_resume_gives_the_uninterrupted_summary(tmp_path):

@@ -20,7 +20,6 @@ from anthology.testing import (
     KillAtStep,
     SimulatedKill,
     assert_all_parameters_change,
-    assert_deterministic,
     assert_learns_to_threshold,
     assert_summaries_equal,
 )
@@ -41,10 +40,6 @@ def test_tiny_preset_through_the_cli(tmp_path, capsys):
     (run,) = list((tmp_path / "maxent_gfn" / "tiny").iterdir())
     assert json.loads((run / "summary.json").read_text())["backward"] == "uniform"
     assert json.loads((run / "curve.json").read_text())[-1]["iteration"] == 40
-
-
-def test_same_seed_same_metrics_other_seed_different():
-    assert_deterministic(lambda seed: train(override(TINY, seed=seed, iterations=20)).summary)
 
 
 @pytest.mark.parametrize("algorithm,backward", [("subtb", "maxent_learned"), ("soft_q", "uniform")])
@@ -104,7 +99,7 @@ def test_learned_n_runs_where_n_has_no_closed_form():
     assert s["eval/log_n_error_max"] >= 0 and 0 <= s["eval/l1"] <= 2
 
 
-@pytest.mark.parametrize("algorithm", ["tb", "soft_q"])
+@pytest.mark.parametrize("algorithm", ["soft_q"])  # the tiny preset (tb) is in the conformance suite
 def test_a_killed_run_resumes_to_the_same_summary(tmp_path, algorithm):
     cfg = override(TINY, algorithm=algorithm, iterations=60, checkpoint_every=20, eval_every=20, log_every=10)
     whole = train(cfg, run_dir=RunDir.create("maxent_gfn", "tiny", 0, tmp_path / "a"))

@@ -17,3 +17,12 @@ def resolve_device(name: str = "cpu") -> torch.device:
         return torch.device(name)
     except RuntimeError as err:
         raise AnthologyError(f"unknown device '{name}'; use cpu, cuda, cuda:N or auto") from err
+
+
+def require_cpu(name: str, what: str, why: str) -> torch.device:
+    """For code that runs on the CPU only: the CPU for 'cpu' and 'auto', a one-line refusal for any other
+    device (never a silent fallback), after the usual check that the device exists."""
+    device = resolve_device(name)
+    if name != "auto" and device.type != "cpu":
+        raise AnthologyError(f"{what} runs on the CPU only ({why}); use --device cpu")
+    return torch.device("cpu")

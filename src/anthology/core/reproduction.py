@@ -83,8 +83,7 @@ def run_curve_job(job: CurveJob, train: Callable[..., Any], load_curve: Callable
     run = RunDir(pathlib.Path(job.run_path))
     summary = run.read_summary()
     if summary is None:
-        result = train(job.cfg, run_dir=run)
-        return {"variant": job.variant, "summary": result.summary, "curve": result.curve}
+        summary = train(job.cfg, run_dir=run).summary
     return {"variant": job.variant, "summary": summary, "curve": load_curve(run)}
 
 

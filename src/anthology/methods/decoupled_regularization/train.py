@@ -13,8 +13,9 @@ import numpy as np
 import torch
 
 from anthology.core.checkpoint import load_training_state, save_training_state
-from anthology.core.device import resolve_device
+from anthology.core.device import require_cpu, resolve_device
 from anthology.core.errors import AnthologyError
+from anthology.core.result import TrainResult
 from anthology.core.run_dir import RunDir
 from anthology.core.seeding import seed_everything
 from anthology.envs.distractor_chain import DistractorChain
@@ -50,16 +51,6 @@ from .config import DISCRETE_ENVS, Config, EnvConfig
 
 LOG_TEMPERATURE_BOUND = 30.0  # the official code clips log t to [-30, 30]
 EPISODE_SEED_STRIDE = 100_003  # episode e of seed s resets the env with seed s * stride + e
-
-
-@dataclasses.dataclass
-class TrainResult:
-    summary: dict[str, Any]
-    curve: list[dict[str, float]]
-    """One record per evaluation."""
-    modules: dict[str, torch.nn.Module]
-    train_seconds: float = float("nan")
-    """Time spent acting, stepping, storing and updating (evaluation excluded)."""
 
 
 def is_discrete(cfg: EnvConfig) -> bool:
@@ -291,7 +282,7 @@ def train_sac(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | Non
     tracker.close()
     if run_dir is not None:
         run_dir.write_summary({**summary, "curve": curve})
-    return TrainResult(summary, curve, {"actor": actor, "critic": critic}, train_seconds)
+    return TrainResult(summary, curve, {"actor": actor, "critic": critic, "train_seconds": train_seconds})
 
 
 @torch.no_grad()
@@ -311,7 +302,7 @@ def train_soft_q(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | 
     """Soft Q-learning (a soft DQN with a Polyak target) on a tabular task, one-hot states, masked actions."""
     tracker = tracker or make_tracker(run_dir, console=False, tensorboard=False)
     seed_everything(cfg.seed)
-    resolve_device(cfg.device)  # a one-hot MLP of this size runs on the CPU
+    require_cpu(cfg.device, "soft Q-learning on tabular tasks", "a one-hot MLP of this size gains nothing on a GPU")
     task = make_tabular_task(cfg.env)
     mdp = TabularMDP(task)
     n_valid = mdp.mask.sum(-1)

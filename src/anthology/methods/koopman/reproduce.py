@@ -43,7 +43,7 @@ def run_job(job: Job) -> dict[str, Any]:
     summary = run.read_summary()
     if summary is None:
         result = train(job.cfg, run_dir=run)
-        summary, curves, portraits = result.summary, result.curves, result.portraits
+        summary, curves, portraits = result.summary, result.artifacts["curves"], result.artifacts["portraits"]
     else:
         curves, portraits = load_evaluation(run)
     return {"summary": summary, "curves": curves, "portraits": portraits}

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
-from typing import Any
 
 import numpy as np
 import torch
@@ -14,6 +12,7 @@ from safetensors.torch import load_file, save_file
 from anthology.core.checkpoint import load_training_state, save_training_state
 from anthology.core.device import resolve_device
 from anthology.core.errors import AnthologyError
+from anthology.core.result import TrainResult
 from anthology.core.run_dir import RunDir
 from anthology.core.seeding import seed_everything
 from anthology.envs.dynamical_systems import Trajectories, generate_trajectories, make_system
@@ -21,22 +20,11 @@ from anthology.tracking import Tracker, make_tracker
 
 from .config import Config
 from .losses import Window, koopman_loss
-from .networks import KoopmanAutoencoder, LatentModel, make_model
+from .networks import KoopmanAutoencoder, make_model
 from .reencoding import evaluate
 
 TEST_SEED_OFFSET = 1_000_003  # test initial conditions come from a different stream than training ones
 EVALUATION_FILE = "evaluation.safetensors"
-
-
-@dataclasses.dataclass
-class TrainResult:
-    summary: dict[str, Any]
-    """Final metrics (the run directory's summary.json)."""
-    model: LatentModel
-    curves: dict[str, np.ndarray]
-    """Per-step test MSE for each reencoding period."""
-    portraits: dict[str, np.ndarray]
-    """The first test trajectory ('truth') and its prediction for each reencoding period."""
 
 
 def save_evaluation(run_dir: RunDir, curves: dict[str, np.ndarray], portraits: dict[str, np.ndarray]) -> None:
@@ -157,4 +145,4 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
                   str(run_dir.path / "model.safetensors"))
         save_evaluation(run_dir, curves, portraits)
         run_dir.write_summary(summary)
-    return TrainResult(summary, model, curves, portraits)
+    return TrainResult(summary, [], {"model": model, "curves": curves, "portraits": portraits})

@@ -38,7 +38,8 @@ class FragmentActorCritic(nn.Module):
         self.gru = nn.GRU(hidden, hidden)
         self.readout = geometric.aggr.Set2Set(hidden, processing_steps=3)
         self.stem_head = make_mlp(3 * hidden, (hidden,), mdp.n_blocks, "leaky_relu")
-        self.delete_head = make_mlp(3 * hidden, (hidden,), 1, "leaky_relu")
+        delete_head = make_mlp(3 * hidden, (hidden,), 1, "leaky_relu")  # built either way: same init stream
+        self.delete_head = delete_head if mdp.allow_delete else None  # no dead parameters without deletions
         self.stop_head = make_mlp(2 * hidden, (hidden,), 1, "leaky_relu")
         self.value_head = make_mlp(2 * hidden, (hidden,), 1, "leaky_relu")
         self.start_logits = nn.Parameter(torch.zeros(mdp.n_blocks))
@@ -81,7 +82,7 @@ class FragmentActorCritic(nn.Module):
             stem = self.stem_head(torch.cat([out[graphs.stem_atom], g[graphs.stem_graph]], -1))  # [stems, blocks]
             columns = self.attach_offset + graphs.stem_slot[:, None] * self.n_blocks + torch.arange(self.n_blocks)
             logits[rows[graphs.stem_graph][:, None], columns] = stem
-        if graphs.junction_atoms.numel():
+        if self.delete_head is not None and graphs.junction_atoms.numel():
             pair = out[graphs.junction_atoms[:, 0]] + out[graphs.junction_atoms[:, 1]]
             delete = self.delete_head(torch.cat([pair, g[graphs.junction_graph]], -1))[:, 0]
             logits[rows[graphs.junction_graph], self.delete_offset + graphs.junction_slot] = delete

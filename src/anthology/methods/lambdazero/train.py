@@ -20,8 +20,9 @@ from anthology.chem.oracles import CachedOracle, OracleCache, ProxyOracle, VinaO
 from anthology.chem.scoring import canonical_smiles, score_smiles
 from anthology.chem.surrogate import SurrogateEnsemble, acquire, fingerprint_matrix
 from anthology.core.checkpoint import load_training_state, save_training_state
-from anthology.core.device import resolve_device
+from anthology.core.device import require_cpu
 from anthology.core.errors import AnthologyError
+from anthology.core.result import TrainResult
 from anthology.core.run_dir import RunDir, write_json
 from anthology.core.seeding import seed_everything
 from anthology.rl.ppo import compute_gae, ppo_loss
@@ -32,16 +33,6 @@ from .networks import NEG_INF, FragmentActorCritic
 
 CURVE_FILE, LABELS_FILE = "curve.json", "labels.json"
 TOP_K = (1, 10, 50)
-
-
-@dataclasses.dataclass
-class TrainResult:
-    summary: dict[str, Any]
-    curve: list[dict[str, float]]
-    """One record per round: oracle calls so far and best / top-10 / top-50 among satisfying labels."""
-    labels: list[dict[str, Any]]
-    """Every oracle call in order: smiles, score (None when it failed), status, round, qed, sa, satisfied,
-    and for acquisitions the proxy's prediction before the call."""
 
 
 # ---- building blocks ------------------------------------------------------------------------------
@@ -310,7 +301,7 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     """
     tracker = tracker or make_tracker(run_dir, console=False, tensorboard=False)
     seed_everything(cfg.seed)
-    resolve_device(cfg.device)  # graphs are built on the CPU; a 64-wide MPNN gains nothing on a GPU
+    require_cpu(cfg.device, "lambdazero", "fragment graphs are built on the CPU and a 64-wide MPNN gains nothing on a GPU")
     mdp = make_mdp(cfg.mdp, cfg.oracle.data_dir)
     graphs = FragmentGraphs(mdp)
     oracle = make_oracle(cfg.oracle, run_dir)
@@ -394,7 +385,7 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
         write_json(run_dir.path / LABELS_FILE, search.labels)
         run_dir.write_summary(summary)
     oracle.cache.close()
-    return TrainResult(summary, curve, search.labels)
+    return TrainResult(summary, curve, {"labels": search.labels})
 
 
 class RoundScorer:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import time
-from typing import Any
 
 import torch
 from torch import nn
 
 from anthology.core.checkpoint import load_training_state, save_training_state
-from anthology.core.device import resolve_device
+from anthology.core.device import require_cpu
 from anthology.core.errors import AnthologyError
+from anthology.core.result import TrainResult
 from anthology.core.run_dir import RunDir, write_json
 from anthology.core.seeding import seed_everything
 from anthology.envs.hypergrid import HyperGrid
@@ -40,15 +39,6 @@ from .config import Config, EnvConfig
 
 CURVE_FILE = "curve.json"
 SAMPLED_L1_SAMPLES = 20_000  # the secondary, sampled L1 (the exact one is the primary metric)
-
-
-@dataclasses.dataclass
-class TrainResult:
-    summary: dict[str, Any]
-    policy: GFlowNetPolicy
-    log_z: torch.Tensor
-    curve: list[dict[str, float]]
-    """One record per exact evaluation: trajectories, l1, entropy, log_z_error, ..."""
 
 
 def make_env(cfg: EnvConfig) -> HyperGrid:
@@ -137,7 +127,7 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     check_config(cfg)
     tracker = tracker or make_tracker(run_dir, console=False, tensorboard=False)
     seed_everything(cfg.seed)
-    resolve_device(cfg.device)  # the hypergrid sampler runs on the CPU; small MLPs gain nothing on a GPU
+    require_cpu(cfg.device, "maxent_gfn", "the hypergrid sampler runs on the CPU and small MLPs gain nothing on a GPU")
     env = make_env(cfg.env)
     graph = build_graph(env)
     true_log_z = log_partition(graph)
@@ -203,7 +193,7 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     if run_dir is not None:
         write_json(run_dir.path / CURVE_FILE, curve)
         run_dir.write_summary(summary)
-    return TrainResult(summary, policy, log_z.detach(), curve)
+    return TrainResult(summary, curve, {"policy": policy, "log_z": log_z.detach()})
 
 
 def load_curve(run_dir: RunDir) -> list[dict[str, float]]:

@@ -101,10 +101,12 @@ class ReproduceConfig:
 
 TINY_RL = RLConfig(steps=4, prompts=4, k=2, minibatch=8)
 PRESETS: dict[str, Config] = {
-    "tiny": Config(lm=LMConfig(hidden=32, layers=2, heads=2, intermediate=64, max_length=80), base_model=None,
-                   pretrain=PretrainConfig(molecules=256, batch_size=64), expert=TINY_RL,
-                   router=dataclasses.replace(TINY_RL, lr=1e-3, beta=0.05),
-                   ric=RiCConfig(molecules=128, online_samples=32), eval=EvalConfig(preferences=3, samples=16)),
+    # tiny starts from the shipped base: a base pretrained in seconds samples almost no valid molecule, so
+    # every reward is 0, the RLOO advantages vanish and experts, router and MORLHF never move
+    "tiny": Config(pretrain=PretrainConfig(molecules=1000), expert=dataclasses.replace(TINY_RL, steps=2),
+                   router=dataclasses.replace(TINY_RL, steps=2, lr=1e-3, beta=0.05),
+                   ric=RiCConfig(molecules=64, online_samples=16), eval=EvalConfig(preferences=3, samples=8),
+                   max_new_tokens=40),
     "demo": Config(pretrain=PretrainConfig(molecules=30_000), expert=RLConfig(steps=12),
                    router=RLConfig(steps=15, lr=1e-3, beta=0.05), ric=RiCConfig(molecules=3000, online_samples=256),
                    eval=EvalConfig(preferences=15, samples=48)),

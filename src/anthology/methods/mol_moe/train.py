@@ -46,8 +46,10 @@ from anthology.chem.smiles_tokenizer import (
     preference_prompt,
     prompt_ids,
 )
+from anthology.core.device import require_cpu
 from anthology.core.errors import AnthologyError, require
 from anthology.core.hypervolume import hypervolume
+from anthology.core.result import TrainResult
 from anthology.core.run_dir import RunDir, write_json
 from anthology.core.seeding import seed_everything
 from anthology.nets.causal_lm import (
@@ -71,15 +73,6 @@ from .config import Config, RLConfig
 Scorer = Callable[[Sequence[str]], tuple[np.ndarray, np.ndarray]]
 METHODS = ("mol_moe", "rewarded_soups", "morlhf", "rewards_in_context", "mol_moe_init_router")
 STAGES = ("base", *(f"expert_{i}" for i in range(8)), "morlhf", "mol_moe_init_router", "mol_moe", "rewards_in_context")
-
-
-@dataclasses.dataclass
-class TrainResult:
-    summary: dict[str, Any]
-    curve: dict[str, Any]
-    """Per method: prompted weights [P, K] and achieved mean scores [P, K] (the steering figure)."""
-    models: dict[str, Any]
-    tokenizer: Any
 
 
 @dataclasses.dataclass
@@ -578,6 +571,7 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
 
     scorer: scores [N, K] and validity [N] of SMILES on `cfg.objectives` (default: chem.objectives);
     corpus: training SMILES (default: the first `cfg.pretrain.molecules` of MOSES train)."""
+    require_cpu(cfg.device, "mol_moe", "its stages do not move models and batches to a GPU yet")
     seed_everything(cfg.seed)
     corpus = load_corpus(cfg) if corpus is None else corpus
     folder = base_folder(cfg)
@@ -589,6 +583,7 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     tracker = tracker or make_tracker(run_dir, console=False, tensorboard=False)
     ctx = Context(cfg, tokenizer, scorer, corpus, run_dir, tracker)
     if run_dir is not None:
+        run_dir.write_config(cfg, "mol_moe", "custom")
         tokenizer.save_pretrained(run_dir.path / "models" / "tokenizer")
     methods = METHODS if cfg.baselines else ("mol_moe", "rewarded_soups", "mol_moe_init_router")
     # progress: RL steps of every stage, then one tick per evaluated preference and method
@@ -602,7 +597,7 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     if run_dir is not None:
         write_json(run_dir.path / "steering.json", curve)
         run_dir.write_summary(summary)
-    return TrainResult(summary, curve, models, tokenizer)
+    return TrainResult(summary, [], {"steering": curve, "models": models, "tokenizer": tokenizer})
 
 
 def load_curve(run: RunDir) -> dict[str, Any]:
