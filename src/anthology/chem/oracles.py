@@ -153,12 +153,21 @@ class ProxyOracle:
     name: str = "seh-proxy-2021"
 
     def __post_init__(self) -> None:
-        from anthology.chem.seh_proxy import SEHProxy
+        import numpy as np
+
+        from anthology.chem.data import array_digest
+        from anthology.chem.seh_proxy import FEATURIZER_VERSION, SEHProxy
 
         self.model = SEHProxy.from_npz(self.weights, self.root_as_stored)
+        with np.load(self.weights) as z:
+            digest = array_digest({k: z[k] for k in z.files})
+        # everything a score depends on, so that the cache never serves a score made with other weights
+        # or another featuriser
+        self._settings = {"root_as_stored": self.root_as_stored, "weights_sha256": digest,
+                          "featurizer": FEATURIZER_VERSION}
 
     def settings(self) -> dict[str, Any]:
-        return {"root_as_stored": self.root_as_stored}
+        return dict(self._settings)
 
     def score(self, smiles: Sequence[str]) -> list[OracleResult]:
         mols = [to_mol(s) for s in smiles]

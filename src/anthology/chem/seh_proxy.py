@@ -35,6 +35,7 @@ N_FEATURES = 14 + N_ATOMIC_NUMBERS + 1
 DIM, CONV_STEPS, SET2SET_STEPS = 64, 12, 3
 ATOM_TYPES = {"H": 0, "C": 1, "N": 2, "O": 3, "F": 4}
 REWARD_SCALE = 8.0  # the GFlowNet sEH task's reward is proxy / 8
+FEATURIZER_VERSION = 2  # 2: a molecule without bonds gets a self-loop on every atom (1: on atom 0 only)
 
 
 def featurize(mol: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -60,8 +61,10 @@ def featurize(mol: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     if pairs:
         edge_index = torch.tensor(pairs, dtype=torch.long).T
         edge_attr = F.one_hot(torch.tensor(kinds), 4).float()
-    else:  # a single atom: one self-loop with a zero bond feature, as the published featuriser does
-        edge_index, edge_attr = torch.zeros(2, 1, dtype=torch.long), torch.zeros(1, 4)
+    else:  # no bond: a zero-feature self-loop on every atom (the published featuriser puts one on atom 0,
+        # which is the same for a single atom but makes a disconnected molecule's score depend on atom order)
+        atoms = torch.arange(mol.GetNumAtoms())
+        edge_index, edge_attr = torch.stack([atoms, atoms]), torch.zeros(mol.GetNumAtoms(), 4)
     return torch.from_numpy(x), edge_index, edge_attr
 
 

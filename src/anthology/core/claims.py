@@ -15,7 +15,7 @@ import dataclasses
 import json
 import math
 import pathlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from anthology.core.run_dir import write_json
@@ -67,14 +67,24 @@ def summarize(setting: str, variant: str, metric: str, values: Iterable[float]) 
     return ClaimRow(setting, variant, metric, mean, std, len(vals), tuple(vals))
 
 
+def per_seed(*rows: ClaimRow | Sequence[float]) -> list[tuple[float, ...]]:
+    """The rows' values zipped by seed: one tuple per seed. A row with a single value (an exact,
+    seed-free reference) is repeated for every seed."""
+    columns = [list(r.values) if isinstance(r, ClaimRow) else [float(v) for v in r] for r in rows]
+    n = max(len(c) for c in columns)
+    columns = [c * n if len(c) == 1 else c for c in columns]
+    if n == 0 or any(len(c) != n for c in columns):
+        raise ValueError(f"cannot pair values per seed: lengths {[len(c) for c in columns]} (per-seed values missing?)")
+    return list(zip(*columns))
+
+
+def holds_on_every_seed(predicate: Callable[..., bool], *rows: ClaimRow | Sequence[float]) -> bool:
+    """`predicate(*values of one seed)` is true for every seed."""
+    return all(predicate(*values) for values in per_seed(*rows))
+
+
 def _paired(a: ClaimRow | Sequence[float], b: ClaimRow | Sequence[float]) -> list[tuple[float, float]]:
-    va = list(a.values) if isinstance(a, ClaimRow) else [float(v) for v in a]
-    vb = list(b.values) if isinstance(b, ClaimRow) else [float(v) for v in b]
-    if len(vb) == 1 and len(va) > 1:  # a seed-free reference (an exact value, a closed form)
-        vb = vb * len(va)
-    if len(va) != len(vb) or not va:
-        raise ValueError(f"cannot pair {len(va)} values with {len(vb)} (per-seed values missing?)")
-    return list(zip(va, vb))
+    return per_seed(a, b)  # type: ignore[return-value]
 
 
 def wins_on_every_seed(a: ClaimRow | Sequence[float], b: ClaimRow | Sequence[float],

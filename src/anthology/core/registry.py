@@ -50,6 +50,9 @@ class MethodSpec:
     train: Callable[..., Any]
     reproduce: Callable[..., Any]
     reproduce_presets: Mapping[str, Any]
+    judge: Callable[[Any, list[Any]], tuple[bool, str]]
+    """(reproduce config, claim rows) -> (holds, evidence): the per-seed rule, written before the runs;
+    `tests/test_committed_claims.py` re-judges every committed claim.json with it."""
     generate: Callable[..., Any] | None = None
     """Sampling from a trained model (`anthology generate <method>`), for generative methods."""
     generate_config: type | None = None

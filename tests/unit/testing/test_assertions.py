@@ -60,5 +60,5 @@ def test_per_seed_rules_pair_by_seed():
     assert wins_on_every_seed(a, [1.0])  # a seed-free reference is paired with every seed
     assert not mean_difference_exceeds_se([1.0, 1.1, 0.9], [1.0, 1.0, 1.0])  # mean difference 0
     assert wins_on_every_seed([1.0, 2.0], [2.0, 3.0], higher_is_better=False)
-    with pytest.raises(ValueError, match="cannot pair"):
+    with pytest.raises(ValueError, match="cannot pair values per seed"):
         wins_on_every_seed([1.0, 2.0], [1.0, 2.0, 3.0])

@@ -4,7 +4,7 @@ Frejinger, Bacon, ICLR 2024)."""
 from anthology.core.registry import MethodSpec
 
 from .config import PRESETS, REPRODUCE_PRESETS, Config, EnvConfig, ReproduceConfig
-from .reproduce import CLAIM, reproduce
+from .reproduce import CLAIM, judge, reproduce
 from .train import TrainResult, train
 
 METHOD = MethodSpec(
@@ -20,6 +20,7 @@ METHOD = MethodSpec(
     train=train,
     reproduce=reproduce,
     reproduce_presets=REPRODUCE_PRESETS,
+    judge=judge,
 )
 
 __all__ = ["METHOD", "PRESETS", "REPRODUCE_PRESETS", "Config", "EnvConfig", "ReproduceConfig", "TrainResult",

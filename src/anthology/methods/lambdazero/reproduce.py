@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from anthology.core.claims import Claim, ClaimRow, summarize
+from anthology.core.claims import Claim, ClaimRow, summarize, wins_on_every_seed
 from anthology.core.config import override
 from anthology.core.reproduction import (
     CurveJob,
@@ -80,10 +80,13 @@ def build_table(rcfg: ReproduceConfig, results: list[dict[str, Any]]) -> list[Cl
 
 
 def judge(rcfg: ReproduceConfig, rows: list[ClaimRow]) -> tuple[bool, str]:
-    table = {(r.variant, r.metric): r.mean for r in rows}
+    """LambdaZero's top-10 mean beats every screening baseline's on every seed (paired by seed)."""
+    rows_of = {(r.variant, r.metric): r for r in rows}
+    table = {key: r.mean for key, r in rows_of.items()}
     screens = [s for s in SCREENS if s in rcfg.variants]
     ours = table[(LAMBDAZERO, "top10")]
-    holds = bool(screens) and all(ours > table[(s, "top10")] for s in screens)
+    holds = bool(screens) and all(wins_on_every_seed(rows_of[(LAMBDAZERO, "top10")], rows_of[(s, "top10")])
+                                  for s in screens)
     parts = [f"top-10 mean among satisfying molecules at {rcfg.train.budget} calls: LambdaZero {ours:.2f}"]
     for name in rcfg.variants:
         if name != LAMBDAZERO:

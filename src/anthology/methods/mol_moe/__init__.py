@@ -13,7 +13,7 @@ from .config import (
     RLConfig,
 )
 from .generate import GenerateConfig, generate
-from .reproduce import CLAIM, reproduce
+from .reproduce import CLAIM, judge, reproduce
 from .train import TrainResult, train
 
 METHOD = MethodSpec(
@@ -29,6 +29,7 @@ METHOD = MethodSpec(
     train=train,
     reproduce=reproduce,
     reproduce_presets=REPRODUCE_PRESETS,
+    judge=judge,
     generate=generate,
     generate_config=GenerateConfig,
 )

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from anthology.core.claims import Claim, ClaimRow, summarize
+from anthology.core.claims import Claim, ClaimRow, summarize, wins_on_every_seed
 from anthology.core.config import override
 from anthology.core.reproduction import (
     CurveJob,
@@ -68,11 +68,14 @@ def build_table(rcfg: ReproduceConfig, results: list[dict[str, Any]]) -> list[Cl
     return rows
 
 
-def judge(rows: list[ClaimRow]) -> tuple[bool, str]:
-    table = {(r.variant, r.metric): r.mean for r in rows}
+def judge(rcfg: ReproduceConfig, rows: list[ClaimRow]) -> tuple[bool, str]:
+    """Mol-MoE has a lower MAE and a higher Pearson r than every baseline on every seed (paired)."""
+    rows_of = {(r.variant, r.metric): r for r in rows}
+    table = {key: r.mean for key, r in rows_of.items()}
     baselines = [b for b in BASELINES if (b, "mae") in table]
-    ours_mae, ours_r = table[("mol_moe", "mae")], table[("mol_moe", "r")]
-    holds = bool(baselines) and all(ours_mae < table[(b, "mae")] and ours_r > table[(b, "r")] for b in baselines)
+    holds = bool(baselines) and all(
+        wins_on_every_seed(rows_of[("mol_moe", "mae")], rows_of[(b, "mae")], higher_is_better=False)
+        and wins_on_every_seed(rows_of[("mol_moe", "r")], rows_of[(b, "r")]) for b in baselines)
     parts = [f"{m}: MAE {table[(m, 'mae')]:.3f}, r {table[(m, 'r')]:.2f}, hypervolume {table[(m, 'hypervolume')]:.4f}"
              for m in ("mol_moe", *baselines, "mol_moe_init_router") if (m, "mae") in table]
     return holds, "; ".join(parts) + " (steerability averaged over objectives and seeds)."
@@ -101,7 +104,7 @@ def reproduce(preset: str = "quick", out: str | pathlib.Path | None = None, root
         "mol_moe", preset, REPRODUCE_PRESETS[preset], make_jobs, run_job,
         lambda result: f"s{result['summary']['seed']}", root, workers, resume, tracker, backend, device)
     rows = build_table(rcfg, results)
-    holds, evidence = judge(rows)
+    holds, evidence = judge(rcfg, rows)
     claim = Claim(method="mol_moe", claim=CLAIM, command=f"anthology reproduce mol_moe --preset {preset}",
                   preset=preset, seeds=list(rcfg.seeds), table=rows, holds=holds, evidence=evidence)
     save_reproduction(reproduction, claim, make_figures(rcfg, results), out)
