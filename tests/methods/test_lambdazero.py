@@ -54,14 +54,14 @@ def test_every_strategy_spends_exactly_the_budget_on_distinct_valid_molecules(ti
 
 
 def test_acquisitions_carry_the_proxy_prediction_made_before_the_call(tiny):
-    labels = train(tiny).labels
+    labels = train(tiny).artifacts["labels"]
     acquired = [r for r in labels if r["round"] > 0]
     assert acquired and all("predicted_mean" in r and r["predicted_std"] >= 0 for r in acquired)
     assert all("predicted_mean" not in r for r in labels if r["round"] == 0)  # the seed set
 
 
 def test_seed_set_is_shared_by_strategies_with_the_same_seed(tiny):
-    seed_sets = [[r["smiles"] for r in train(override(tiny, strategy=s)).labels if r["round"] == 0]
+    seed_sets = [[r["smiles"] for r in train(override(tiny, strategy=s)).artifacts["labels"] if r["round"] == 0]
                  for s in ("lambdazero", "screen_fragments")]
     assert seed_sets[0] == seed_sets[1] and len(seed_sets[0]) == tiny.seed_molecules
 

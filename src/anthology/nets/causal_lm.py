@@ -23,6 +23,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from anthology.core.config import check, validate
 from anthology.core.errors import AnthologyError, require
 
 
@@ -38,6 +39,10 @@ class LMConfig:
     """width of each (SwiGLU) MLP block"""
     max_length: int = 96
     """longest sequence (prompt + molecule) the position embedding is set up for"""
+
+    def __post_init__(self) -> None:
+        validate(self)
+        check(self.hidden % self.heads == 0, f"LMConfig.hidden = {self.hidden} must be a multiple of heads = {self.heads}")
 
 
 def make_llama(cfg: LMConfig, vocab_size: int, pad_id: int, bos_id: int, eos_id: int) -> Any:

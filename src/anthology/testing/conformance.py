@@ -14,6 +14,8 @@ method gets all of them by existing. Each check runs the method's `tiny` preset 
   step resumes from what it saved to the uninterrupted run's summary, bit for bit.
 - `check_cli_errors`: a wrong preset, an unknown override and a bad value each give one line on
   stderr and exit code 2.
+- `check_bad_value`: a NaN, infinite, negative or zero value in any numeric field (nested ones too) is
+  refused with one line naming the field when the config is built, or gives a valid tiny run.
 - `check_device`: `--device cuda` without a GPU is refused with one line naming the device; with a
   GPU the trained modules are on it, or a CPU-only method refuses in one line (`core.device.require_cpu`).
 """
@@ -24,8 +26,9 @@ import contextlib
 import dataclasses
 import io
 import json
+import math
 import pathlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from unittest import mock
 
@@ -132,17 +135,19 @@ def check_kill_and_resume(spec: MethodSpec, root: pathlib.Path) -> None:
     assert_summaries_equal(whole.summary, resumed.summary)
 
 
-def run_cli(argv: list[str]) -> tuple[int, str, str]:
-    from anthology.cli import main
+CliMain = Callable[[list[str]], int]
 
+
+def run_cli(main: CliMain, argv: list[str]) -> tuple[int, str, str]:
+    """`anthology.cli.main` is passed in: the CLI sits above this layer."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(argv)
     return code, out.getvalue(), err.getvalue()
 
 
-def assert_one_line_error(argv: list[str], *fragments: str) -> str:
-    code, _, err = run_cli(argv)
+def assert_one_line_error(main: CliMain, argv: list[str], *fragments: str) -> str:
+    code, _, err = run_cli(main, argv)
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1, f"{argv}: exit {code}, stderr {err!r}"
     for fragment in fragments:
@@ -150,15 +155,16 @@ def assert_one_line_error(argv: list[str], *fragments: str) -> str:
     return lines[0]
 
 
-def check_cli_errors(spec: MethodSpec, root: pathlib.Path) -> None:
+def check_cli_errors(spec: MethodSpec, root: pathlib.Path, main: CliMain) -> None:
     base = ["train", spec.name, "--runs", str(root), "--quiet"]
-    assert_one_line_error([*base, "--preset", "tinny"], "tinny", "tiny")
-    assert_one_line_error([*base, "--preset", "tiny", "--no-such-field", "1"], "no-such-field")
-    assert_one_line_error([*base, "--preset", "tiny", "--seed", "zero"], "seed")
+    assert_one_line_error(main, [*base, "--preset", "tinny"], "tinny", "tiny")
+    assert_one_line_error(main, [*base, "--preset", "tiny", "--no-such-field", "1"], "no-such-field")
+    assert_one_line_error(main, [*base, "--preset", "tiny", "--seed", "zero"], "seed")
+    assert_one_line_error(main, [*base, "--preset", "tiny", "--seed", "-3"], "seed", ">=0")
     assert not list(root.rglob("summary.json")), "a refused command trained anyway"
 
 
-def check_device(spec: MethodSpec, root: pathlib.Path) -> None:
+def check_device(spec: MethodSpec, root: pathlib.Path, main: CliMain) -> None:
     if torch.cuda.is_available():
         try:
             result = spec.train(tiny(spec, device="cuda"))
@@ -170,7 +176,7 @@ def check_device(spec: MethodSpec, root: pathlib.Path) -> None:
         for module in modules:
             assert all(p.is_cuda for p in module.parameters()), f"{spec.name} left parameters off the GPU"
         return
-    line = assert_one_line_error(["train", spec.name, "--runs", str(root), "--quiet", "--preset", "tiny",
+    line = assert_one_line_error(main, ["train", spec.name, "--runs", str(root), "--quiet", "--preset", "tiny",
                                   "--device", "cuda"], "cuda")
     assert "Traceback" not in line
     try:
@@ -178,3 +184,47 @@ def check_device(spec: MethodSpec, root: pathlib.Path) -> None:
     except AnthologyError:
         return
     raise AssertionError(f"{spec.name} trained on the CPU although device='cuda' was asked for")
+
+
+BAD_NUMBERS = (math.nan, math.inf, -math.inf, -1, -1e-3, 0)
+
+
+def numeric_fields(cfg: Any, prefix: str = "") -> list[str]:
+    """Dotted paths of every int, float or tuple-of-numbers field of a (nested) config dataclass."""
+    paths = []
+    for field in dataclasses.fields(cfg):
+        value = getattr(cfg, field.name)
+        if dataclasses.is_dataclass(value):
+            paths += numeric_fields(value, f"{prefix}{field.name}.")
+        elif (isinstance(value, int | float) and not isinstance(value, bool)) or (
+                isinstance(value, tuple) and value and all(isinstance(v, int | float) for v in value)):
+            paths.append(prefix + field.name)
+    return paths
+
+
+def with_value(cfg: Any, path: str, value: float) -> Any:
+    """`cfg` with `value` at the dotted `path` (every element of a tuple field)."""
+    head, _, rest = path.partition(".")
+    current = getattr(cfg, head)
+    if rest:
+        return dataclasses.replace(cfg, **{head: with_value(current, rest, value)})
+    if isinstance(current, tuple):
+        value = tuple(value for _ in current)
+    elif isinstance(current, int) and float(value).is_integer():
+        value = int(value)
+    return dataclasses.replace(cfg, **{head: value})
+
+
+def check_bad_value(spec: MethodSpec, path: str, value: float) -> None:
+    try:
+        cfg = with_value(tiny(spec), path, value)
+    except AnthologyError as err:
+        message = str(err)
+        assert "\n" not in message and path.rsplit(".", 1)[-1] in message, message
+        return
+    try:
+        result = spec.train(cfg)
+    except AnthologyError as err:  # refused later, still in one line
+        assert "\n" not in str(err), str(err)
+        return
+    assert evaluation_metrics(result.summary), f"{path} = {value!r} ran but evaluated nothing"

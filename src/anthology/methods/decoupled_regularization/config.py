@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from anthology.core.config import validate
+
 Temperature = Literal["fixed", "static", "auto", "dynamic"]
 DISCRETE_ENVS = ("escape_grid", "distractor_chain")
 
@@ -26,6 +28,9 @@ class EnvConfig:
     escape_width: int = 4
     chain: tuple[int, ...] = (2, 4, 16, 2, 8, 32)
     """distractor_chain: the number of actions at each state (one forward, the rest stay put)."""
+
+    def __post_init__(self) -> None:
+        validate(self, action_scale=">0")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +69,9 @@ class Config:
     checkpoint_every: int = 10_000
     """Env steps between checkpoints (taken at the next episode boundary, so a resumed run is identical)."""
 
+    def __post_init__(self) -> None:
+        validate(self, tau=">0", target_alpha="[0,1]", initial_temperature=">0", lr_temperature=">0", gamma="[0,1]", target_ema="(0,1]", lr_actor=">0", lr_q=">0", learning_starts=">=0", seed=">=0")
+
 
 @dataclasses.dataclass(frozen=True)
 class ReproduceConfig:
@@ -95,6 +103,9 @@ class ReproduceConfig:
     chain_train: Config = Config(env=EnvConfig(name="distractor_chain"), temperature="fixed", gamma=1.0)
     """Soft Q-learning settings for the learned chains."""
     workers: int = 2
+
+    def __post_init__(self) -> None:
+        validate(self, seeds=">=0", fixed_tau=">0", static_tau=">0", escape_tau=">0", scales=">0")
 
 
 _CHAIN = dict(env=EnvConfig(name="distractor_chain"), temperature="fixed", gamma=1.0, hidden=(64, 64),

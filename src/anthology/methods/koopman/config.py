@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from anthology.core.config import check, validate
+
 SystemName = Literal["duffing", "pendulum", "lotka_volterra", "lorenz63", "parabolic", "forced_duffing"]
 
 
@@ -23,6 +25,9 @@ class ModelConfig:
     discretization: Literal["bilinear", "exact"] = "bilinear"
     """How K_c becomes the one-step map K: bilinear (Tustin, the paper) or the matrix exponential."""
 
+    def __post_init__(self) -> None:
+        validate(self)
+
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
@@ -37,6 +42,9 @@ class DataConfig:
     seed: int = 0
     """Seed of the data (kept fixed across training seeds so every seed sees the same test set)."""
 
+    def __post_init__(self) -> None:
+        validate(self, seed=">=0")
+
 
 @dataclasses.dataclass(frozen=True)
 class LossConfig:
@@ -49,6 +57,9 @@ class LossConfig:
     prediction: float = 1.0
     """Weight of the prediction loss ||x_{t+s} - D(z_hat_{t+s})||^2."""
 
+    def __post_init__(self) -> None:
+        validate(self)
+
 
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
@@ -58,6 +69,9 @@ class EvalConfig:
     """Horizons h at which MSE@h (mean squared error over steps 1..h, standardised units) is reported."""
     vpt_threshold: float = 0.5
     """Normalised error above which a prediction stops being valid (valid prediction time)."""
+
+    def __post_init__(self) -> None:
+        validate(self, reencode_periods=">=0", vpt_threshold=">0")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +101,11 @@ class Config:
     loss: LossConfig = LossConfig()
     eval: EvalConfig = EvalConfig()
 
+    def __post_init__(self) -> None:
+        validate(self, seed=">=0", lr=">0", lr_final_fraction="[0,1]", grad_clip=">0")
+        check(max(self.eval.horizons) <= self.data.test_steps, f"eval.horizons {self.eval.horizons} reach past the "
+                f"test trajectories (data.test_steps = {self.data.test_steps}): lower the horizons or lengthen the data")
+
 
 @dataclasses.dataclass(frozen=True)
 class ReproduceConfig:
@@ -97,6 +116,9 @@ class ReproduceConfig:
     seeds: tuple[int, ...]
     models: tuple[Literal["koopman", "mlp"], ...] = ("koopman", "mlp")
     workers: int = 2
+
+    def __post_init__(self) -> None:
+        validate(self, seeds=">=0")
 
 
 _TINY_DATA = DataConfig(n_train=64, train_steps=30, n_test=8, test_steps=200)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from anthology.core.config import check, validate
+
 Strategy = Literal["lambdazero", "random_policy_al", "rl_oracle", "screen_fragments", "screen_moses"]
 OracleKind = Literal["proxy", "vina"]
 
@@ -31,6 +33,9 @@ class OracleConfig:
     kcal/mol). The proxy defaults put shift at mean + std / 2 and scale at one std of the proxy on 1,000
     random fragment molecules (mean 2.6, std 1.8), as LambdaZero's constants sit on docking scores."""
 
+    def __post_init__(self) -> None:
+        validate(self, timeout=">0", reward_shift="any", reward_scale=">0")
+
 
 @dataclasses.dataclass(frozen=True)
 class MDPConfig:
@@ -39,6 +44,10 @@ class MDPConfig:
     max_blocks: int = 6
     max_atoms: int = 50
     max_stems: int = 20
+
+    def __post_init__(self) -> None:
+        validate(self)
+        check(self.max_blocks >= 2, f"MDPConfig.max_blocks = {self.max_blocks}: a molecule needs room for 2+ blocks")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,12 +87,22 @@ class Config:
     seed: int = 0
     device: str = "cpu"
 
+    def __post_init__(self) -> None:
+        validate(self, seed_molecules=">=1", kappa=">=0", qed_ramp="[0,1]", sa_ramp="any", lr=">0", clip=">0", entropy_coef=">=0", gae_lambda="[0,1]", seed=">=0")
+        check(self.qed_ramp[0] < self.qed_ramp[1] and self.sa_ramp[0] < self.sa_ramp[1],
+                f"qed_ramp {self.qed_ramp} and sa_ramp {self.sa_ramp} must each rise (low < high)")
+        check(self.seed_molecules <= self.budget, f"seed_molecules = {self.seed_molecules} exceeds the budget of "
+                f"{self.budget} oracle calls")
+
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
     name: str
     strategy: Strategy
     kappa: float = 1.0
+
+    def __post_init__(self) -> None:
+        validate(self, kappa=">=0")
 
 
 VARIANTS: tuple[Variant, ...] = (
@@ -102,6 +121,9 @@ class ReproduceConfig:
     seeds: tuple[int, ...]
     variants: tuple[str, ...] = tuple(v.name for v in VARIANTS)
     workers: int = 2
+
+    def __post_init__(self) -> None:
+        validate(self, seeds=">=0")
 
 
 VINA = OracleConfig(kind="vina", exhaustiveness=1, reward_shift=8.6, reward_scale=1.1)

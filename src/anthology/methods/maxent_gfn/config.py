@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from anthology.core.config import check, validate
+
 Algorithm = Literal["tb", "db", "subtb", "soft_q"]
 Backward = Literal["uniform", "free", "maxent", "maxent_learned"]
 
@@ -19,6 +21,10 @@ class EnvConfig:
     """Fraction of cells removed at random (then n(s) has no closed form and must be learned)."""
     seed: int = 0
     """Seed of the blocked cells."""
+
+    def __post_init__(self) -> None:
+        validate(self, r0=">0", blocked="[0,1)", seed=">=0")
+        check(self.height >= 2, f"EnvConfig.height = {self.height}: a grid needs height >= 2")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +61,9 @@ class Config:
     log_every: int = 50
     checkpoint_every: int = 1000
 
+    def __post_init__(self) -> None:
+        validate(self, subtb_lambda=">0", munchausen_alpha="[0,1]", target_ema="(0,1]", epsilon="[0,1]", lr=">0", lr_log_z=">0", seed=">=0")
+
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
@@ -80,6 +89,9 @@ class ReproduceConfig:
     seeds: tuple[int, ...]
     variants: tuple[str, ...] = tuple(v.name for v in VARIANTS)
     workers: int = 2
+
+    def __post_init__(self) -> None:
+        validate(self, seeds=">=0")
 
 
 PRESETS: dict[str, Config] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from anthology.chem.objectives import OBJECTIVES
+from anthology.core.config import validate
 from anthology.nets.causal_lm import LMConfig
 
 
@@ -19,6 +20,9 @@ class PretrainConfig:
     preference_prefix: float = 0.5
     """Share of pretraining molecules preceded by a random preference prompt (weights independent of the
     molecule), so that the base model generates normally after one (Llama-3.2 had read numbers in text)."""
+
+    def __post_init__(self) -> None:
+        validate(self, lr=">0", warmup_steps=">=0", preference_prefix="[0,1]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +40,9 @@ class RLConfig:
     ppo_epochs: int = 2
     minibatch: int = 64
 
+    def __post_init__(self) -> None:
+        validate(self, lr=">0", beta=">=0", clip=">0")
+
 
 @dataclasses.dataclass(frozen=True)
 class RiCConfig:
@@ -50,6 +57,9 @@ class RiCConfig:
     quantile: float = 0.7
     """Online samples above this per-objective quantile (on any objective) are kept for the second SFT."""
 
+    def __post_init__(self) -> None:
+        validate(self, lr=">0", quantile="[0,1)")
+
 
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
@@ -58,6 +68,9 @@ class EvalConfig:
     samples: int = 128
     """Molecules sampled per preference and method."""
     top_k: int = 10
+
+    def __post_init__(self) -> None:
+        validate(self)
 
 
 LM = LMConfig(hidden=128, layers=3, heads=4, intermediate=256, max_length=96)
@@ -91,12 +104,18 @@ class Config:
     seed: int = 0
     device: str = "cpu"
 
+    def __post_init__(self) -> None:
+        validate(self, dirichlet_alpha=">0", router_init_std=">0", temperature=">0", top_p="(0,1]", seed=">=0")
+
 
 @dataclasses.dataclass(frozen=True)
 class ReproduceConfig:
     train: Config
     seeds: tuple[int, ...]
     workers: int = 2
+
+    def __post_init__(self) -> None:
+        validate(self, seeds=">=0")
 
 
 TINY_RL = RLConfig(steps=4, prompts=4, k=2, minibatch=8)

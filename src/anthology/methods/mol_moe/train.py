@@ -213,7 +213,7 @@ def supervised(ctx: Context, model: Any, examples: list[tuple[str, str]], epochs
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     steps = epochs * math.ceil(len(rows) / cfg.batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / cfg.warmup_steps) * max(0.0, 1 - s / steps))
+        optimizer, lambda s: min(1.0, (s + 1) / max(cfg.warmup_steps, 1)) * max(0.0, 1 - s / max(steps, 1)))
     model.train()
     step = 0
     for _ in range(epochs):
