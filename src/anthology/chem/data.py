@@ -78,6 +78,9 @@ def data_file(name: str, explicit: str | os.PathLike | None = None) -> pathlib.P
     """The path of a known data file, from the first directory that has it; a one-line error otherwise."""
     if name not in DATA_FILES:
         raise AnthologyError(f"unknown data file '{name}'; known: {', '.join(DATA_FILES)}")
+    if explicit and not (pathlib.Path(explicit) / name).is_file():  # never silently take another copy
+        raise AnthologyError(f"data file '{name}' is not in the data folder given ({explicit}); put it there, "
+                             f"or leave the folder out to use ${DATA_ENV} or the cache (`anthology data list`)")
     for folder in search_dirs(explicit):
         if (folder / name).is_file():
             return folder / name

@@ -171,10 +171,47 @@ class Trajectories:
     controls: np.ndarray | None  # [N, steps, m] or None
 
 
+def code_fingerprint(fn: Any, seen: set[int] | None = None) -> str:
+    """A digest of what a function computes: its bytecode and constants, its closure's values, and the
+    numbers and functions (recursively) it reads from its module, so that a cache keyed by it changes when
+    a system's equations, parameters or samplers change."""
+    seen = set() if seen is None else seen
+    if id(fn) in seen or not hasattr(fn, "__code__"):
+        return ""
+    seen.add(id(fn))
+    h = hashlib.sha256()
+
+    def add_code(code: Any) -> None:
+        h.update(code.co_code)
+        for const in code.co_consts:
+            add_code(const) if hasattr(const, "co_code") else h.update(repr(const).encode())
+        for name in code.co_names:
+            value = fn.__globals__.get(name)
+            if isinstance(value, int | float | str | tuple) and not isinstance(value, bool):
+                h.update(f"{name}={value!r}".encode())
+            elif callable(value) and hasattr(value, "__code__"):
+                h.update(code_fingerprint(value, seen).encode())
+
+    add_code(fn.__code__)
+    for cell in fn.__closure__ or ():
+        value = cell.cell_contents
+        h.update((code_fingerprint(value, seen) if hasattr(value, "__code__") else repr(value)).encode())
+    return h.hexdigest()
+
+
+def trajectory_key(system: DynamicalSystem, n: int, steps: int, seed: int) -> str:
+    """Everything that determines a cached set of trajectories."""
+    return json.dumps({"system": system.name, "state_dim": system.state_dim, "control_dim": system.control_dim,
+                       "dt": system.dt, "n": n, "steps": steps, "seed": seed,
+                       "rhs": code_fingerprint(system.rhs), "initial": code_fingerprint(system.sample_initial),
+                       "integrate": code_fingerprint(integrate), "v": 2})
+
+
 def generate_trajectories(system: DynamicalSystem, n: int, steps: int, seed: int,
                           use_cache: bool = True) -> Trajectories:
-    """`n` trajectories of `steps` steps from seeded initial conditions (cached on disk)."""
-    key = json.dumps({"system": system.name, "n": n, "steps": steps, "seed": seed, "dt": system.dt, "v": 1})
+    """`n` trajectories of `steps` steps from seeded initial conditions (cached on disk, keyed by
+    `trajectory_key`: the system's equations, parameters and sampler, the integrator and the sizes)."""
+    key = trajectory_key(system, n, steps, seed)
     path = cache_root() / "dynamical_systems" / f"{system.name}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
     if use_cache and path.exists():
         with np.load(path, allow_pickle=False) as data:

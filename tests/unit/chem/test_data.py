@@ -76,3 +76,12 @@ def test_fetch_skips_files_already_found_in_the_data_folder(shared_data):
 
     (path,) = fetch_data_files(["fragments/blocks_PDB_105.json"], opener=opener)
     assert path == shared_data / "fragments/blocks_PDB_105.json"
+
+
+def test_a_data_folder_that_lacks_the_file_is_an_error_not_a_silent_fallback(shared_data, tmp_path):
+    from anthology.chem.data import data_file
+    from anthology.core.errors import AnthologyError
+
+    assert data_file("seh/lig.pdb").is_file()  # found through $ANTHOLOGY_DATA
+    with pytest.raises(AnthologyError, match="not in the data folder given"):
+        data_file("seh/lig.pdb", tmp_path)

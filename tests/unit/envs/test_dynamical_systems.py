@@ -68,3 +68,27 @@ def test_unknown_system_is_a_user_error():
     with pytest.raises(UnknownNameError, match="Did you mean 'duffing'"):
         make_system("dufing")
     assert {"duffing", "pendulum", "lotka_volterra", "lorenz63", "parabolic"} <= set(SYSTEMS)
+
+
+def test_the_trajectory_cache_is_keyed_by_the_equations_and_their_parameters(monkeypatch):
+    import dataclasses
+    import subprocess
+    import sys
+
+    from anthology.envs import dynamical_systems as ds
+
+    lv = make_system("lotka_volterra")
+    key = ds.trajectory_key(lv, 4, 10, 0)
+    assert key == ds.trajectory_key(lv, 4, 10, 0)
+    assert key != ds.trajectory_key(lv, 4, 10, 1) and key != ds.trajectory_key(lv, 5, 10, 0)
+    monkeypatch.setattr(ds, "LV_ALPHA", 2.0)  # another predator-prey rate, same system name
+    assert ds.trajectory_key(lv, 4, 10, 0) != key
+    monkeypatch.undo()
+    faster = dataclasses.replace(lv, rhs=lambda x, u: 2 * ds._lotka_volterra(x, u))  # same name, other equations
+    assert ds.trajectory_key(faster, 4, 10, 0) != key
+    wider = dataclasses.replace(lv, sample_initial=ds._uniform([0.5, 0.5], [3.0, 3.0]))  # other initial states
+    assert ds.trajectory_key(wider, 4, 10, 0) != key
+    # the key is the same in another process (no memory addresses in it)
+    code = "from anthology.envs import dynamical_systems as ds; print(ds.trajectory_key(ds.make_system('lorenz63'), 4, 10, 0))"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert other == ds.trajectory_key(make_system("lorenz63"), 4, 10, 0)
