@@ -11,8 +11,11 @@ for a bad molecule. Three kinds:
 - `RDKitOracle`: any property of `chem.scoring` (QED, -SA, ...).
 
 `CachedOracle` puts any of them behind the cache, keyed by canonical SMILES, oracle name and settings:
-a repeated molecule is never scored twice, and each result is committed as soon as it arrives, so a
-killed run loses no finished dock.
+a repeated molecule is never scored twice, and each result is committed as soon as it arrives (docks
+come back in completion order, not behind a slow one), so a killed run loses no finished dock.
+Transient failures (a timeout, a worker that died) are recorded but not served from the cache: the next
+call retries them. A SMILES that is not ASCII or is longer than `MAX_SMILES_LENGTH` is refused before
+RDKit sees it (`chem.scoring.to_mol`), and a malformed answer of an oracle is a recorded failure.
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
-from anthology.chem.scoring import canonical_smiles, score_smiles, to_mol
+from anthology.chem.scoring import canonical_smiles, score_smiles, smiles_problem, to_mol
 from anthology.core.errors import AnthologyError, require
-from anthology.core.parallel import map_with_timeout
+from anthology.core.parallel import imap_with_timeout
 
 SEH_BOX_CENTER = (-13.4, 26.3, -13.3)  # Angstrom, the co-crystal ligand's site (LambdaZero / GFlowNet)
 SEH_BOX_SIZE = (20.0, 16.3, 18.5)
@@ -41,7 +44,7 @@ SEH_BOX_SIZE = (20.0, 16.3, 18.5)
 class OracleResult:
     smiles: str
     value: float | None  # None when status is not "ok"
-    status: str  # ok | invalid | failed | timeout
+    status: str  # ok | invalid | failed | timeout | crashed
     message: str = ""
     seconds: float = 0.0
     cached: bool = False
@@ -53,7 +56,11 @@ class Oracle(Protocol):
     def settings(self) -> dict[str, Any]: ...
 
     def score(self, smiles: Sequence[str]) -> Iterable[OracleResult]:
-        """One result per SMILES, in order; may be a generator (the cache stores each as it comes)."""
+        """One result per SMILES, each carrying its SMILES, in any order; may be a generator yielding
+        results as they complete (the cache stores each as it comes)."""
+
+
+TRANSIENT = frozenset({"timeout", "crashed"})  # may succeed when tried again
 
 
 # ---- the cache ------------------------------------------------------------------------------------
@@ -75,9 +82,10 @@ class OracleCache:
         return hashlib.sha256(text.encode()).hexdigest()
 
     def get(self, smiles: str, oracle: str, settings: dict[str, Any]) -> OracleResult | None:
+        """The stored result, or None when there is none or it was a transient failure (retried)."""
         row = self.db.execute("SELECT value, status, message, seconds FROM results WHERE key = ?",
                               (self.key(smiles, oracle, settings),)).fetchone()
-        if row is None:
+        if row is None or row[1] in TRANSIENT:
             return None
         return OracleResult(smiles, row[0], row[1], row[2], row[3], cached=True)
 
@@ -107,24 +115,48 @@ class CachedOracle:
         return self.oracle.settings()
 
     def score(self, smiles: Sequence[str]) -> list[OracleResult]:
+        """One result per input, in input order."""
         settings = self.oracle.settings()
         out: list[OracleResult | None] = []
         todo: dict[str, list[int]] = {}
         for i, s in enumerate(smiles):
-            canonical = canonical_smiles(s)
+            problem = smiles_problem(s)
+            canonical = None if problem else canonical_smiles(s)
             if canonical is None:
-                out.append(OracleResult(s, None, "invalid", "RDKit cannot parse this SMILES"))
+                out.append(OracleResult(s, None, "invalid", problem or "RDKit cannot parse this SMILES"))
                 continue
             hit = self.cache.get(canonical, self.name, settings)
             out.append(hit)
             if hit is None:
                 todo.setdefault(canonical, []).append(i)
         if todo:
-            for result in self.oracle.score(list(todo)):
+            for answer in self.oracle.score(list(todo)):
+                result = self.checked(answer, todo, out)
+                if result is None:
+                    continue
                 self.cache.put(result, self.name, settings)
                 for i in todo[result.smiles]:
                     out[i] = result
+            for canonical, indices in todo.items():  # asked for, never answered
+                if out[indices[0]] is None:
+                    missing = OracleResult(canonical, None, "crashed", f"{self.name} returned no result for it")
+                    self.cache.put(missing, self.name, settings)
+                    for i in indices:
+                        out[i] = missing
         return [r for r in out if r is not None]
+
+    def checked(self, answer: Any, todo: dict[str, list[int]], out: list[OracleResult | None]) -> OracleResult | None:
+        """The oracle's answer if it is well formed; otherwise a recorded failure for the molecule it names,
+        or None when it names no molecule that was asked for (it is then reported as missing)."""
+        smiles = answer.get("smiles") if isinstance(answer, dict) else getattr(answer, "smiles", None)
+        if not isinstance(smiles, str) or smiles not in todo or out[todo[smiles][0]] is not None:
+            return None
+        value = getattr(answer, "value", None)  # a dict is malformed whatever it holds
+        well_formed = isinstance(answer, OracleResult) and (
+            answer.status != "ok" or (isinstance(value, int | float) and math.isfinite(value)))
+        if well_formed:
+            return answer
+        return OracleResult(smiles, None, "failed", f"{self.name} returned a malformed result: {answer!r}"[:300])
 
 
 # ---- RDKit and proxy oracles ------------------------------------------------------------------------
@@ -238,10 +270,13 @@ def dock_one(smiles: str, receptor: str, center: tuple, size: tuple, exhaustiven
 
 def run_with_timeout(fn: Callable[..., OracleResult], items: Sequence[str], args: tuple, workers: int,
                      timeout: float) -> Iterator[OracleResult]:
-    """Yield fn(item, *args) for every item, in input order, computed in `workers` spawned processes; an
-    item over `timeout` seconds becomes a timeout result (`core.parallel.map_with_timeout`)."""
-    return map_with_timeout(fn, items, args, workers, timeout,
-                            lambda item: OracleResult(item, None, "timeout", f"over {timeout:g} s"))
+    """Yield fn(item, *args) for every item as it completes, computed in `workers` spawned processes; an
+    item over `timeout` seconds becomes a timeout result, one whose worker dies a crash result, at once
+    (`core.parallel.imap_with_timeout`)."""
+    results = imap_with_timeout(fn, items, args, workers, timeout,
+                                lambda item: OracleResult(item, None, "timeout", f"over {timeout:g} s"),
+                                lambda item, why: OracleResult(item, None, "crashed", why))
+    return (result for _, result in results)
 
 
 def check_receptor(path: str) -> None:
@@ -261,7 +296,7 @@ RAY_START_TIMEOUT = 600.0
 def run_on_ray(fn: Callable[..., OracleResult], items: Sequence[str], args: tuple, workers: int, timeout: float,
                address: str) -> Iterator[OracleResult]:
     """`run_with_timeout` on a Ray cluster (extra `ray`): at most `workers` tasks in flight, results in
-    input order, a task over `timeout` seconds cancelled and recorded as a timeout. `address` is passed to
+    completion order, a task over `timeout` seconds cancelled and recorded as a timeout. `address` is passed to
     `ray.init` ("auto", "ray://head:10001"; "local" starts a private local cluster)."""
     ray = require("ray", "ray")
     if not ray.is_initialized():
@@ -277,10 +312,9 @@ def run_on_ray(fn: Callable[..., OracleResult], items: Sequence[str], args: tupl
     if len(ready) < workers:
         raise AnthologyError(f"Ray started {len(ready)} of {workers} workers in {RAY_START_TIMEOUT:g} s; check "
                              f"the cluster at {address} (`ray status`) or use fewer workers")
-    results: dict[int, OracleResult] = {}
     started: dict[Any, tuple[int, float]] = {}
-    queue, next_out = list(range(len(items))), 0
-    while next_out < len(items):
+    queue = list(range(len(items)))
+    while queue or started:
         while queue and len(started) < workers:
             i = queue.pop(0)
             started[remote.remote(items[i], *args)] = (i, time.monotonic())
@@ -288,18 +322,15 @@ def run_on_ray(fn: Callable[..., OracleResult], items: Sequence[str], args: tupl
         for ref in ready:
             i, _ = started.pop(ref)
             try:
-                results[i] = ray.get(ref)
-            except Exception as err:  # a worker that died: a recorded failure, never a crashed loop
-                results[i] = OracleResult(items[i], None, "failed", f"ray task failed: {type(err).__name__}: {err}"[:300])
+                yield ray.get(ref)
+            except Exception as err:  # a worker that died: a recorded crash, never a crashed loop
+                yield OracleResult(items[i], None, "crashed", f"ray task failed: {type(err).__name__}: {err}"[:300])
         now = time.monotonic()
         for ref, (i, since) in list(started.items()):
             if now - since > timeout:
                 ray.cancel(ref, force=True)
                 started.pop(ref)
-                results[i] = OracleResult(items[i], None, "timeout", f"over {timeout:g} s")
-        while next_out in results:
-            yield results.pop(next_out)
-            next_out += 1
+                yield OracleResult(items[i], None, "timeout", f"over {timeout:g} s")
 
 
 @dataclasses.dataclass
@@ -323,8 +354,11 @@ class VinaOracle:
         check_receptor(self.receptor)
 
     def settings(self) -> dict[str, Any]:
-        return {"receptor": pathlib.Path(self.receptor).name, "center": list(self.center), "size": list(self.size),
-                "exhaustiveness": self.exhaustiveness, "seed": self.seed}
+        if not hasattr(self, "_receptor_sha256"):  # the receptor's content, not its file name, keys the cache
+            self._receptor_sha256 = hashlib.sha256(pathlib.Path(self.receptor).read_bytes()).hexdigest()
+        return {"receptor": pathlib.Path(self.receptor).name, "receptor_sha256": self._receptor_sha256,
+                "center": list(self.center), "size": list(self.size), "exhaustiveness": self.exhaustiveness,
+                "seed": self.seed}
 
     def score(self, smiles: Sequence[str]) -> Iterator[OracleResult]:
         args = (str(self.receptor), tuple(self.center), tuple(self.size), self.exhaustiveness, self.seed)

@@ -56,10 +56,27 @@ def _alert_catalog() -> Any:
     return filter_catalog.FilterCatalog(params)
 
 
+MAX_SMILES_LENGTH = 1000  # far above drug-like molecules; RDKit's parser can crash the process on huge inputs
+
+
+def smiles_problem(smiles: Any) -> str | None:
+    """Why a string must not reach RDKit, or None: RDKit stops parsing at a non-ASCII character (so the
+    string would be scored, and cached, as another molecule), and an extremely long SMILES can crash the
+    process with a segmentation fault."""
+    if not isinstance(smiles, str) or not smiles:
+        return "empty or not a string"
+    if not smiles.isascii():
+        return "contains a non-ASCII character"
+    if len(smiles) > MAX_SMILES_LENGTH:
+        return f"longer than {MAX_SMILES_LENGTH} characters"
+    return None
+
+
 def to_mol(smiles: str) -> Any | None:
-    """The RDKit molecule, or None for an empty or unparsable SMILES (RDKit's own warnings silenced)."""
+    """The RDKit molecule, or None for an empty, unparsable or refused SMILES (`smiles_problem`; RDKit's own
+    warnings silenced)."""
     chem = _rdkit()
-    if not smiles:
+    if smiles_problem(smiles) is not None:
         return None
     from rdkit import RDLogger
 

@@ -36,3 +36,15 @@ def slow_oracle_call(item: str, seconds: float) -> Any:
 
     time.sleep(seconds if item == "slow" else 0.0)
     return OracleResult(item, 1.0, "ok")
+
+
+def crashing_oracle_call(item: str, seconds: float) -> Any:
+    """Like `slow_oracle_call`, but the worker process dies (as in a segmentation fault) on "die", and
+    "raise" raises inside the worker."""
+    import os
+
+    if item == "die":
+        os._exit(139)
+    if item == "raise":
+        raise RuntimeError("the oracle broke")
+    return slow_oracle_call(item, seconds)
