@@ -37,12 +37,25 @@ class EscapeGrid:
         return self.ndim * (self.width - 1)
 
     def expected_length(self, policy: torch.Tensor) -> float:
-        """Expected steps from the start to the goal under a policy [S, A] (solves (I - P) t = 1)."""
+        """Expected steps from the start to the goal under a policy [S, A]: solves (I - P) t = 1 over the
+        non-goal states with sparse matrices (S * A non-zeros; a dense P needs S^2 memory, 34 GB at n = 8):
+        BiCGSTAB to a relative residual of 1e-12 (a fraction of a second at n = 8, even for the uniform
+        policy's 1.5e5 steps), and a sparse LU factorisation if it does not converge."""
+        import numpy as np
+        from scipy.sparse import coo_matrix, identity
+        from scipy.sparse.linalg import bicgstab, spsolve
+
         _, next_state, _, terminal = self.tables()
-        transition = torch.zeros(self.n_states, self.n_states, dtype=torch.float64)
-        transition.scatter_add_(1, next_state, policy.double())
-        live = ~terminal
-        p = transition[live][:, live]
-        steps = torch.linalg.solve(torch.eye(int(live.sum()), dtype=torch.float64) - p,
-                                   torch.ones(int(live.sum()), dtype=torch.float64))
-        return float(steps[self.start])
+        live = (~terminal).numpy()
+        index = np.cumsum(live) - 1  # state -> row among the live states
+        rows = np.repeat(np.arange(self.n_states), self.n_actions)
+        columns = next_state.reshape(-1).numpy()
+        probs = policy.double().reshape(-1).numpy()
+        keep = live[rows] & live[columns] & (probs > 0)
+        n = int(live.sum())
+        transition = coo_matrix((probs[keep], (index[rows[keep]], index[columns[keep]])), shape=(n, n)).tocsc()
+        system, ones = identity(n, format="csc") - transition, np.ones(n)
+        steps, info = bicgstab(system, ones, rtol=1e-12, atol=0.0, maxiter=100 * n)
+        if info != 0:
+            steps = spsolve(system, ones)
+        return float(steps[index[self.start]])
