@@ -5,6 +5,7 @@ import csv
 import dataclasses
 import importlib
 import importlib.util
+import os
 
 import numpy as np
 import pytest
@@ -147,6 +148,30 @@ def test_train_and_generate_through_the_cli(shared_data, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "never overwritten" in err and "unknown objective 'logp'" in err and "anthology train mol_moe" in err
     assert "does not generate" in err and "Traceback" not in err
+    # each mistake below is one line on stderr and exit code 2, before any sampling
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    base = ["generate", "mol_moe", "-n", "5", "--runs", str(runs)]
+    for args, says in ((["--weights", "qed=0.5,qed=0.5"], "named twice"),
+                       (["--weights", "qed=1e308,sa=1e308"], None),  # finite weights whose sum overflows: fine
+                       (["--weights", "qed=inf"], "finite"),
+                       (["--weights", "qed=1", "--temperature", "0"], "temperature"),
+                       (["--weights", "qed=1", "--temperature", "-1"], "temperature"),
+                       (["--weights", "qed=1", "--top-p", "1.5"], "top_p"),
+                       (["--weights", "qed=1", "--max-new-tokens", "0"], "max_new_tokens"),
+                       (["--weights", "qed=1", "--max-new-tokens", "100000"], "longer than this model"),
+                       (["--weights", "qed=1", "--n", "0"], "n = 0")):
+        target = tmp_path / f"{len(says or '')}-{args[-1]}.csv"
+        code = main([*base, *args, "--out", str(target)])
+        err = capsys.readouterr().err.strip()
+        if says is None:
+            assert code == 0 and target.exists(), err
+            continue
+        assert code == 2 and len(err.splitlines()) == 1 and says in err, (args, err)
+    if os.geteuid() != 0:  # root writes anywhere
+        assert main([*base, "--weights", "qed=1", "--out", str(locked / "x.csv")]) == 2
+        assert "cannot write" in capsys.readouterr().err
 
 
 def test_bad_configuration_is_a_clear_error(tmp_path):

@@ -15,6 +15,7 @@ are the checked round trip used in training.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -142,19 +143,28 @@ def decode_smiles(tokenizer: Any, ids: Sequence[int]) -> str:
 def parse_weights(text: str, objectives: Sequence[str]) -> dict[str, float]:
     """`qed=0.7,sa=0.3` -> weights for every objective (unnamed ones 0), normalised to sum to one."""
     weights = dict.fromkeys(objectives, 0.0)
+    named: set[str] = set()
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, sep, value = part.partition("=")
+        name = name.strip()
         if not sep:
             raise AnthologyError(f"write weights as name=value pairs, like qed=0.7,sa=0.3; got '{part}'")
         if name not in weights:
             raise AnthologyError(f"unknown objective '{name}'; choose from {', '.join(objectives)}")
+        if name in named:
+            raise AnthologyError(f"objective '{name}' is named twice; give each objective one weight")
+        named.add(name)
         try:
             weights[name] = float(value)
         except ValueError:
             raise AnthologyError(f"weight '{value}' for '{name}' is not a number") from None
-        if weights[name] < 0:
-            raise AnthologyError(f"weight for '{name}' is negative ({weights[name]}); weights are >= 0")
+        if not math.isfinite(weights[name]) or weights[name] < 0:
+            raise AnthologyError(f"weight for '{name}' is {weights[name]}; weights are finite and >= 0")
     total = sum(weights.values())
+    if not math.isfinite(total):  # each finite, but their sum overflows: scale them down first
+        scale = max(weights.values())
+        weights = {k: v / scale for k, v in weights.items()}
+        total = sum(weights.values())
     if total <= 0:
         raise AnthologyError("at least one weight must be positive")
     return {k: v / total for k, v in weights.items()}

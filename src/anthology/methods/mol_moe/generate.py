@@ -24,6 +24,7 @@ from anthology.chem.smiles_tokenizer import (
     preference_prompt,
     prompt_ids,
 )
+from anthology.core.config import validate
 from anthology.core.errors import AnthologyError
 
 from .train import load_steerable, prompt_only_ids, sample_smiles
@@ -47,6 +48,20 @@ class GenerateConfig:
     data_dir: str | None = None
     """Folder with the sEH proxy weights (default: $ANTHOLOGY_DATA, then the user cache)."""
 
+    def __post_init__(self) -> None:
+        validate(self, temperature=">0", top_p="(0,1]", seed=">=0")
+
+
+def check_writable(out: pathlib.Path) -> None:
+    """Fail before any sampling when the CSV cannot be created (a read-only or missing-permission folder)."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        probe = out.with_name(f".{out.name}.probe")
+        probe.touch(exist_ok=False)
+        probe.unlink()
+    except OSError as err:
+        raise AnthologyError(f"cannot write {out} ({err.strerror or err}); choose another --out") from None
+
 
 def find_run(runs: str | pathlib.Path) -> pathlib.Path:
     """The newest run folder under `runs/mol_moe` (train runs and reproduction jobs) with a trained Mol-MoE."""
@@ -63,16 +78,19 @@ def generate(cfg: GenerateConfig) -> pathlib.Path:
     run = pathlib.Path(cfg.run) if cfg.run else find_run(cfg.runs)
     if not (run / "models" / "mol_moe" / "config.json").is_file() and not (run / "mol_moe" / "config.json").is_file():
         raise AnthologyError(f"{run} holds no trained Mol-MoE (models/mol_moe); pass a finished run folder")
-    if cfg.n < 1:
-        raise AnthologyError(f"-n must be at least 1, got {cfg.n}")
     out = pathlib.Path(cfg.out or f"generated/mol_moe-{time.strftime('%Y%m%d-%H%M%S')}.csv")
     if out.exists():
         raise AnthologyError(f"{out} exists; results are never overwritten: choose another --out")
+    check_writable(out)
     model, tokenizer = load_steerable(run)
     objectives = tokenizer.init_kwargs.get("objectives") or objectives_of(tokenizer)
     weights = parse_weights(cfg.weights, objectives)
     w = [weights[o] for o in objectives]
     prompt = prompt_ids(tokenizer, preference_prompt(objectives, w))
+    longest = model.config.max_position_embeddings - len(prompt)
+    if cfg.max_new_tokens > longest:
+        raise AnthologyError(f"--max-new-tokens {cfg.max_new_tokens} is longer than this model can write "
+                             f"({longest} tokens after its {len(prompt)}-token prompt)")
     smiles = sample_smiles(model, tokenizer, prompt, cfg.n, torch.Generator().manual_seed(cfg.seed),
                            prompt_only_ids(tokenizer, objectives), cfg.max_new_tokens, cfg.temperature, cfg.top_p)
     scores, valid = ObjectiveScorer(objectives, cfg.data_dir)(smiles)
