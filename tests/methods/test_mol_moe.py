@@ -42,6 +42,25 @@ def corpus():
     return moses_smiles("train", limit=600)
 
 
+def _mean_gate(ctx, moe, w, molecules):
+    """Mean routing probability of each expert over every layer and molecule token, under preference w."""
+    captured = []
+    hooks = [layer.mlp.gate.register_forward_hook(lambda _m, _a, o: captured.append(o[0].softmax(-1)))
+             for layer in moe.model.layers]
+    prompt = T.preference_prompt(ctx.objectives, w)
+    start = len(T.prompt_ids(ctx.tokenizer, prompt))
+    ids, attention, mask = T.batch_of(ctx.tokenizer, [T.encode_smiles(ctx.tokenizer, s, prompt) for s in molecules],
+                                      [start] * len(molecules))
+    try:
+        with torch.no_grad():
+            moe(input_ids=ids, attention_mask=attention)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    keep = mask.reshape(-1).bool()
+    return torch.stack([g[keep] for g in captured]).mean((0, 1)).tolist()
+
+
 def token_task(seed=0):
     return dataclasses.replace(
         TINY, objectives=("carbon", "other"), baselines=False, seed=seed, base_model=None,
