@@ -15,14 +15,13 @@ from anthology.methods.decoupled_regularization import PRESETS, REPRODUCE_PRESET
 from anthology.methods.decoupled_regularization.reproduce import chain_actions, exact_soft_policy
 from anthology.methods.decoupled_regularization.train import (
     EPISODE_SEED_STRIDE,
-    SACLearner,
     entropy_target,
     evaluate_policy,
     make_env,
-    sac_update,
 )
 from anthology.rl.actor_critic import QEnsemble, SquashedGaussianActor
 from anthology.rl.replay_buffer import Batch
+from anthology.rl.sac import SACLearner, sac_update
 from anthology.testing import (
     KillAtStep,
     SimulatedKill,
@@ -96,7 +95,8 @@ def test_every_parameter_changes_and_gradients_are_finite(scheme):
     targets_before = [p.clone() for p in target.parameters()]
 
     def update():
-        sac_update(sac, batch, cfg, entropy_target(cfg, low, high), torch.Generator().manual_seed(0))
+        sac_update(sac, batch, cfg.gamma, cfg.policy_frequency, cfg.target_ema, entropy_target(cfg, low, high),
+                   torch.Generator().manual_seed(0))
 
     assert_all_parameters_change(holder, update, ignore=("log_t",) if scheme == "fixed" else ())
     assert all(not torch.equal(a, b) for a, b in zip(targets_before, target.parameters()))  # Polyak moved them
