@@ -133,18 +133,28 @@ def test_router_initialisation_reads_the_preference_shift_with_the_configured_sp
 
 
 @pytest.mark.learning
-def test_router_steers_between_experts_rewarded_for_opposite_token_counts(corpus):
+def test_router_training_steers_better_than_the_initial_router(corpus):
     cfg = token_task(seed=0)
     result = train(cfg, scorer=carbon_share, corpus=corpus)
     ctx = T.Context(cfg, result.artifacts["tokenizer"], carbon_share, corpus, None, None)
-    generator = torch.Generator().manual_seed(0)
-    share = {}
-    for w in ((1.0, 0.0), (0.0, 1.0)):
-        smiles = T.sample_molecules(ctx, result.artifacts["models"]["mol_moe"], w, 128, generator)
-        share[w] = carbon_share(smiles)[0][:, 0].mean()
-    # aliphatic share of 128 samples, w = (1, 0) minus w = (0, 1), seeds 0-4: 0.017-0.77 (seed 0: 0.77);
-    # the merged model with its initial router, before router training: -0.034-0.19
-    assert share[(1.0, 0.0)] - share[(0.0, 1.0)] > 0.005
+    gap, gate = {}, {}
+    for name in ("mol_moe", "mol_moe_init_router"):  # trained router / the same merge before router training
+        model = result.artifacts["models"][name]
+        generator = torch.Generator().manual_seed(0)
+        share = {w: carbon_share(T.sample_molecules(ctx, model, w, 128, generator))[0][:, 0].mean()
+                 for w in ((1.0, 0.0), (0.0, 1.0))}
+        gap[name] = share[(1.0, 0.0)] - share[(0.0, 1.0)]
+        gates = {w: _mean_gate(ctx, model, w, corpus[:32]) for w in share}
+        gate[name] = gates[(1.0, 0.0)][0] - gates[(0.0, 1.0)][0]
+    # aliphatic share of 128 samples under w = (1, 0) minus under w = (0, 1), seeds 0-4:
+    #   trained 0.765, 0.117, 0.046, 0.051, 0.017; initial router 0.194, -0.034, -0.016, 0.066, 0.014
+    #   (trained minus initial: 0.571, 0.151, 0.062, -0.015, 0.003: router training helps on 4 of 5 seeds,
+    #   by little on seeds 2-4, the weakness issue 13 takes up); seed 0 is the test's seed since it was written
+    assert gap["mol_moe"] > 0.005
+    assert gap["mol_moe"] - gap["mol_moe_init_router"] > 0.1
+    # expert 0's mean gate under w = (1, 0) minus under w = (0, 1), trained router, seeds 0-4:
+    #   0.361, 0.129, 0.137, 0.256, 0.100 (the gates follow the preference on every seed)
+    assert gate["mol_moe"] > 0.05
 
 
 def test_train_and_generate_through_the_cli(shared_data, tmp_path, capsys):
