@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import torch
+
+NEG_INF = -1e9  # the logit of a masked action
 
 
 def compute_gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor, gamma: float = 1.0,
@@ -38,3 +42,49 @@ def ppo_loss(log_prob: torch.Tensor, old_log_prob: torch.Tensor, advantages: tor
     return loss, {"train/loss_policy": policy_loss.detach(), "train/loss_value": value_loss.detach(),
                   "train/entropy": entropy_mean.detach(), "train/clip_fraction": clip_fraction,
                   "train/approx_kl": approx_kl}
+
+
+def terminal_reward_gae(episode: torch.Tensor, values: torch.Tensor, rewards: torch.Tensor,
+                        lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """GAE (gamma = 1) for episodes of different lengths whose only reward comes at their last step, as in
+    molecule building. Transitions are flattened episode by episode: `episode` [N] is each transition's
+    episode index (ascending, each episode's steps in order), `values` [N] their value estimates, `rewards`
+    [E] each episode's final reward. Returns advantages and returns [N], flattened the same way."""
+    n = len(rewards)
+    lengths = torch.bincount(episode, minlength=n)
+    steps = int(lengths.max())
+    position = torch.cat([torch.arange(int(k)) for k in lengths])
+    padded_values = torch.zeros(steps + 1, n)  # [T + 1, E]
+    padded_values[position, episode] = values
+    step_rewards, dones = torch.zeros(steps, n), torch.zeros(steps, n, dtype=torch.bool)
+    step_rewards[lengths - 1, torch.arange(n)] = rewards
+    dones[lengths - 1, torch.arange(n)] = True
+    adv, ret = compute_gae(step_rewards, padded_values, dones, gamma=1.0, lam=lam)
+    return adv[position, episode], ret[position, episode]
+
+
+def masked_ppo_update(evaluate: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+                      parameters: Iterable[torch.nn.Parameter], optimizer: torch.optim.Optimizer,
+                      masks: torch.Tensor, actions: torch.Tensor, old_log_probs: torch.Tensor,
+                      advantages: torch.Tensor, returns: torch.Tensor, epochs: int, minibatch_size: int,
+                      clip: float, entropy_coef: float, generator: torch.Generator, value_coef: float = 0.5,
+                      max_grad_norm: float = 0.5) -> dict[str, float]:
+    """PPO epochs over stored transitions with action masks: `evaluate(indices)` gives (logits, values)
+    of those transitions' states; masks [N, A] mark the valid actions. Advantages are normalised over the
+    batch; gradients are clipped to `max_grad_norm`."""
+    parameters = list(parameters)
+    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    n, info = len(actions), {}
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=generator)
+        for start in range(0, n, minibatch_size):
+            idx = order[start:start + minibatch_size]
+            logits, values = evaluate(idx)
+            dist = torch.distributions.Categorical(logits=logits.masked_fill(~masks[idx], NEG_INF))
+            loss, info = ppo_loss(dist.log_prob(actions[idx]), old_log_probs[idx], advantages[idx], values,
+                                  returns[idx], dist.entropy(), clip, value_coef, entropy_coef)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
+            optimizer.step()
+    return {k: float(v) for k, v in info.items()}

@@ -29,3 +29,36 @@ def test_clipped_ratio_gets_no_policy_gradient():
                           torch.zeros(2), clip=0.2, entropy_coef=0.0)
     loss.backward()
     assert log_prob.grad[0] == 0 and log_prob.grad[1] < 0 and float(info["train/clip_fraction"]) == 0.5
+
+
+def test_terminal_reward_gae_by_hand():
+    from anthology.rl.ppo import terminal_reward_gae
+
+    # episode 0: two steps, values 0.5 then 1.0, reward 3 at its end; episode 1: one step, value 2, reward -1
+    episode = torch.tensor([0, 0, 1])
+    values = torch.tensor([0.5, 1.0, 2.0])
+    rewards = torch.tensor([3.0, -1.0])
+    adv, ret = terminal_reward_gae(episode, values, rewards, lam=0.5)
+    # deltas: episode 0: d1 = 3 - 1.0 = 2, d0 = 0 + 1.0 - 0.5 = 0.5 -> A0 = 0.5 + 0.5 * 2 = 1.5, A1 = 2
+    # episode 1: A = -1 - 2 = -3; returns = advantages + values
+    torch.testing.assert_close(adv, torch.tensor([1.5, 2.0, -3.0]))
+    torch.testing.assert_close(ret, torch.tensor([2.0, 3.0, -1.0]))
+
+
+def test_masked_ppo_never_moves_probability_to_a_masked_action():
+    from anthology.rl.ppo import masked_ppo_update
+
+    torch.manual_seed(0)
+    logits = torch.nn.Parameter(torch.zeros(4, 3))  # 4 states, 3 actions; action 2 masked everywhere
+    value = torch.nn.Parameter(torch.zeros(4))
+    masks = torch.tensor([[True, True, False]] * 4)
+    actions = torch.tensor([0, 0, 1, 0])
+    old = torch.full((4,), -torch.log(torch.tensor(2.0)))
+    optimizer = torch.optim.SGD([logits, value], lr=1.0)
+    info = masked_ppo_update(lambda idx: (logits[idx], value[idx]), [logits, value], optimizer, masks, actions, old,
+                             torch.tensor([1.0, 1.0, -1.0, 1.0]), torch.ones(4), epochs=3, minibatch_size=2,
+                             clip=0.2, entropy_coef=0.0, generator=torch.Generator().manual_seed(0))
+    assert logits.grad is not None and float(logits.grad[:, 2].abs().max()) == 0.0  # no gradient to the masked one
+    probs = logits.detach().masked_fill(~masks, -1e9).softmax(-1)
+    assert bool((probs[[0, 1, 3], 0] > 0.5).all()) and float(probs[2, 0]) > 0.5  # rewarded up, penalised down
+    assert set(info) >= {"train/loss_policy", "train/clip_fraction"}

@@ -12,8 +12,7 @@ from anthology.chem.fragments import FragmentMDP
 from anthology.chem.seh_proxy import N_FEATURES
 from anthology.core.errors import require
 from anthology.nets.mlp import make_mlp
-
-NEG_INF = -1e9
+from anthology.rl.ppo import NEG_INF
 
 
 class FragmentActorCritic(nn.Module):

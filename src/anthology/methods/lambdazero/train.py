@@ -25,7 +25,7 @@ from anthology.core.errors import AnthologyError
 from anthology.core.result import TrainResult
 from anthology.core.run_dir import RunDir, write_json
 from anthology.core.seeding import seed_everything
-from anthology.rl.ppo import compute_gae, ppo_loss
+from anthology.rl.ppo import masked_ppo_update, terminal_reward_gae
 from anthology.tracking import Tracker, make_tracker
 
 from .config import Config, MDPConfig, OracleConfig
@@ -165,40 +165,19 @@ def collect_episodes(mdp: FragmentMDP, graphs: FragmentGraphs, policy: FragmentA
 
 def advantages_of(episodes: Episodes, rewards: torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
     """GAE (gamma = 1) with the reward on each episode's last transition, flattened like `episodes`."""
-    n = len(episodes.final)
-    lengths = torch.bincount(episodes.episode, minlength=n)
-    steps = int(lengths.max())
-    position = torch.cat([torch.arange(int(k)) for k in lengths])
-    padded_values = torch.zeros(steps + 1, n)
-    padded_values[position, episodes.episode] = episodes.values
-    step_rewards, dones = torch.zeros(steps, n), torch.zeros(steps, n, dtype=torch.bool)
-    step_rewards[lengths - 1, torch.arange(n)] = rewards
-    dones[lengths - 1, torch.arange(n)] = True
-    adv, ret = compute_gae(step_rewards, padded_values, dones, gamma=1.0, lam=lam)
-    return adv[position, episodes.episode], ret[position, episodes.episode]
+    return terminal_reward_gae(episodes.episode, episodes.values, rewards, lam)
 
 
 def ppo_update(cfg: Config, policy: FragmentActorCritic, optimizer: torch.optim.Optimizer, graphs: FragmentGraphs,
                episodes: Episodes, rewards: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
+    """PPO on the episodes' transitions (`rl.ppo.masked_ppo_update`), states read through the MPNN."""
     advantages, returns = advantages_of(episodes, rewards, cfg.gae_lambda)
-    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-    n, info = len(episodes.states), {}
-    for _ in range(cfg.ppo_epochs):
-        order = torch.randperm(n, generator=generator)
-        for start in range(0, n, cfg.minibatch_size):
-            idx = order[start:start + cfg.minibatch_size]
-            logits, values = policy(graphs([episodes.states[i] for i in idx.tolist()]))
-            dist = torch.distributions.Categorical(logits=logits.masked_fill(~episodes.masks[idx], NEG_INF))
-            loss, info = ppo_loss(dist.log_prob(episodes.actions[idx]), episodes.log_probs[idx], advantages[idx],
-                                  values, returns[idx], dist.entropy(), cfg.clip, 0.5, cfg.entropy_coef)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), 0.5)
-            optimizer.step()
-    return {k: float(v) for k, v in info.items()}
+    return masked_ppo_update(lambda idx: policy(graphs([episodes.states[i] for i in idx.tolist()])),
+                             policy.parameters(), optimizer, episodes.masks, episodes.actions, episodes.log_probs,
+                             advantages, returns, cfg.ppo_epochs, cfg.minibatch_size, cfg.clip, cfg.entropy_coef,
+                             generator)
 
 
-# ---- the search ------------------------------------------------------------------------------------
 def top_k_means(scores: Sequence[float]) -> dict[str, float | None]:
     """Best, top-10 and top-50 mean; None while fewer than k molecules qualify."""
     ranked = sorted(scores, reverse=True)
