@@ -17,29 +17,33 @@ import numpy as np
 import torch
 
 from anthology.chem.data import moses_smiles
+from anthology.chem.smiles_tokenizer import encode_smiles, preference_prompt
 from anthology.methods.mol_moe import PRESETS
+from anthology.nets.causal_lm import mlp_inputs
 
+S = importlib.import_module("anthology.methods.mol_moe.stages")
+E = importlib.import_module("anthology.methods.mol_moe.evaluation")
 T = importlib.import_module("anthology.methods.mol_moe.train")
 OUT = pathlib.Path(__file__).parents[1] / "results" / "mol_moe"
 
 
 def main(n: int = 400) -> None:
     torch.set_num_threads(1)
-    transformers = T.hf()
+    transformers = S.hf()
     base = transformers.AutoModelForCausalLM.from_pretrained(T.SHIPPED_BASE).eval()
     tokenizer = transformers.AutoTokenizer.from_pretrained(T.SHIPPED_BASE)
     objectives = PRESETS["quick"].objectives
     molecules = moses_smiles("test", limit=n)
-    weights = T.random_preferences(n, len(objectives), 1.0, torch.Generator().manual_seed(0))
-    rows = [T.encode_smiles(tokenizer, s, T.preference_prompt(objectives, w.tolist())) for s, w in zip(molecules, weights, strict=True)]
-    ids, attention, mask = T.batch_of(tokenizer, rows, [len(objectives) + 1] * n)
+    weights = S.random_preferences(n, len(objectives), 1.0, torch.Generator().manual_seed(0))
+    rows = [encode_smiles(tokenizer, s, preference_prompt(objectives, w.tolist())) for s, w in zip(molecules, weights, strict=True)]
+    ids, attention, mask = S.batch_of(tokenizer, rows, [len(objectives) + 1] * n)
     keep = mask.bool()
     sequence = torch.arange(n)[:, None].expand_as(keep)[keep].numpy()
     train = sequence < int(0.75 * n)
     targets = weights.numpy()[sequence]
     result = {"command": f".venv/bin/python benchmarks/mol_moe_preference_probe.py {n}", "molecules": n,
               "objectives": list(objectives), "r2": []}
-    for hidden in T.mlp_inputs(base, ids, attention):
+    for hidden in mlp_inputs(base, ids, attention):
         x = hidden[keep].numpy()
         x_mean, y_mean = x[train].mean(0), targets[train].mean(0)
         a = x[train] - x_mean

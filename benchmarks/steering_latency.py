@@ -28,12 +28,16 @@ import time
 import numpy as np
 import torch
 
+from anthology.chem.objectives import ObjectiveScorer
+from anthology.chem.smiles_tokenizer import preference_prompt, prompt_ids
 from anthology.core.config import config_from_dict
 from anthology.core.run_dir import RunDir
 from anthology.methods.mol_moe import Config
 from anthology.methods.mol_moe.generate import find_run
 from anthology.nets.causal_lm import interpolate_mlps, mlp_parameters, sample, suppress_tokens
 
+S = importlib.import_module("anthology.methods.mol_moe.stages")
+E = importlib.import_module("anthology.methods.mol_moe.evaluation")
 T = importlib.import_module("anthology.methods.mol_moe.train")
 OUT = pathlib.Path(__file__).parents[1] / "results" / "mol_moe"
 N = 1000
@@ -47,7 +51,7 @@ def timed(fn):
 
 
 def load(run: pathlib.Path):
-    transformers = T.hf()
+    transformers = S.hf()
     cfg = config_from_dict(Config, RunDir(run).read_config()["config"])
     models = run / "models"
     tokenizer = transformers.AutoTokenizer.from_pretrained(models / "tokenizer")
@@ -59,7 +63,7 @@ def load(run: pathlib.Path):
     loaded = {"base": transformers.AutoModelForCausalLM.from_pretrained(base_dir).eval(), "mol_moe": model("mol_moe"),
               "experts": [model(f"expert_{k}") for k in range(len(cfg.objectives))]}
     corpus = T.load_corpus(cfg)
-    return cfg, T.Context(cfg, tokenizer, T.ObjectiveScorer(cfg.objectives, cfg.data_dir), corpus, None, None), loaded
+    return cfg, S.Context(cfg, tokenizer, ObjectiveScorer(cfg.objectives, cfg.data_dir), corpus, None, None), loaded
 
 
 def main(run_arg: str | None = None) -> None:
@@ -74,7 +78,7 @@ def main(run_arg: str | None = None) -> None:
     def steer(name, prepare, prompted):
         def go():
             model = prepare()
-            smiles = T.sample_molecules(ctx, model, w if prompted else None, N, generator)
+            smiles = E.sample_molecules(ctx, model, w if prompted else None, N, generator)
             scores, valid = ctx.scorer(smiles)
             return float((scores[valid] @ np.array(w)).mean())
         reward, seconds = timed(go)
@@ -86,13 +90,13 @@ def main(run_arg: str | None = None) -> None:
     def retrain():
         policy = copy.deepcopy(models["base"])
         weights = torch.tensor(w)
-        return T.reinforce(ctx, policy, models["base"], mlp_parameters(policy), cfg.expert, T.bos_prompts(ctx),
+        return S.reinforce(ctx, policy, models["base"], mlp_parameters(policy), cfg.expert, S.bos_prompts(ctx),
                            lambda scores, _c: torch.as_tensor(scores, dtype=torch.float) @ weights, "morlhf")
     steer(f"morlhf (retrain, {cfg.expert.steps} RLOO steps)", retrain, False)
 
     # sampling throughput of the Mol-MoE model, molecules per second (no scoring)
     moe, tokenizer = models["mol_moe"], ctx.tokenizer
-    prompt = torch.tensor([T.prompt_ids(tokenizer, T.preference_prompt(cfg.objectives, w))] * 250)
+    prompt = torch.tensor([prompt_ids(tokenizer, preference_prompt(cfg.objectives, w))] * 250)
     throughput = []
     _, ours = timed(lambda: [sample(moe, prompt, cfg.max_new_tokens, tokenizer.eos_token_id, tokenizer.pad_token_id,
                                       generator, suppress=ctx.suppress) for _ in range(2)])

@@ -18,13 +18,27 @@ if importlib.util.find_spec("moses") is None:
 import torch
 
 from anthology.chem.data import moses_smiles
+from anthology.chem.objectives import ObjectiveScorer
+from anthology.chem.smiles_tokenizer import (
+    encode_smiles,
+    make_smiles_tokenizer,
+    preference_prompt,
+    prompt_ids,
+)
 from anthology.cli import main
 from anthology.core.errors import AnthologyError, UnknownNameError
 from anthology.core.run_dir import RunDir
 from anthology.methods.mol_moe import PRESETS, EvalConfig, PretrainConfig, RLConfig, train
-from anthology.nets.causal_lm import LMConfig, mlp_parameters, router_parameters
+from anthology.nets.causal_lm import (
+    LMConfig,
+    merge_into_mixtral,
+    mlp_inputs,
+    mlp_parameters,
+    router_parameters,
+)
 
-T = importlib.import_module("anthology.methods.mol_moe.train")
+S = importlib.import_module("anthology.methods.mol_moe.stages")
+E = importlib.import_module("anthology.methods.mol_moe.evaluation")
 TINY = PRESETS["tiny"]
 METHODS = ("mol_moe", "rewarded_soups", "morlhf", "rewards_in_context", "mol_moe_init_router")
 
@@ -47,9 +61,9 @@ def _mean_gate(ctx, moe, w, molecules):
     captured = []
     hooks = [layer.mlp.gate.register_forward_hook(lambda _m, _a, o: captured.append(o[0].softmax(-1)))
              for layer in moe.model.layers]
-    prompt = T.preference_prompt(ctx.objectives, w)
-    start = len(T.prompt_ids(ctx.tokenizer, prompt))
-    ids, attention, mask = T.batch_of(ctx.tokenizer, [T.encode_smiles(ctx.tokenizer, s, prompt) for s in molecules],
+    prompt = preference_prompt(ctx.objectives, w)
+    start = len(prompt_ids(ctx.tokenizer, prompt))
+    ids, attention, mask = S.batch_of(ctx.tokenizer, [encode_smiles(ctx.tokenizer, s, prompt) for s in molecules],
                                       [start] * len(molecules))
     try:
         with torch.no_grad():
@@ -88,18 +102,18 @@ def test_tiny_pipeline_trains_every_method_and_reports_steering(shared_data, tmp
 
 def test_experts_change_only_mlps_and_the_router_only_gates(corpus):
     cfg = token_task()
-    ctx = T.Context(cfg, T.make_smiles_tokenizer(cfg.objectives, corpus), carbon_share, corpus, None, None)
-    base = T.make_base(cfg, ctx.tokenizer, torch.Generator().manual_seed(0))
+    ctx = S.Context(cfg, make_smiles_tokenizer(cfg.objectives, corpus), carbon_share, corpus, None, None)
+    base = S.make_base(cfg, ctx.tokenizer, torch.Generator().manual_seed(0))
     short = dataclasses.replace(cfg.expert, steps=2)
     before = copy.deepcopy(base)
-    expert = T.train_expert(ctx, base, 0, short)
+    expert = S.train_expert(ctx, base, 0, short)
     mlps = {id(p) for p in mlp_parameters(expert)}
     for (name, p), q in zip(expert.named_parameters(), before.parameters(), strict=True):
         assert torch.isfinite(p).all()
         assert (not torch.equal(p, q)) == (id(p) in mlps), name
-    moe = T.merge_into_mixtral(base, [expert, base], T.router_init(ctx, base))
+    moe = merge_into_mixtral(base, [expert, base], S.router_init(ctx, base))
     ctx = dataclasses.replace(ctx, cfg=dataclasses.replace(cfg, router=dataclasses.replace(cfg.router, steps=2)))
-    routed = T.train_router(ctx, moe)
+    routed = S.train_router(ctx, moe)
     gates = {id(p) for p in router_parameters(routed)}
     for (name, p), q in zip(routed.named_parameters(), moe.parameters(), strict=True):
         assert (not torch.equal(p, q)) == (id(p) in gates), name
@@ -107,19 +121,19 @@ def test_experts_change_only_mlps_and_the_router_only_gates(corpus):
 
 def test_router_initialisation_reads_the_preference_shift_with_the_configured_spread(corpus):
     cfg = dataclasses.replace(token_task(), objectives=("carbon", "other", "third"), router_init_std=1.5)
-    ctx = T.Context(cfg, T.make_smiles_tokenizer(cfg.objectives, corpus), None, corpus, None, None)
-    base = T.make_base(cfg, ctx.tokenizer, torch.Generator().manual_seed(0))
-    gates = T.router_init(ctx, base)
+    ctx = S.Context(cfg, make_smiles_tokenizer(cfg.objectives, corpus), None, corpus, None, None)
+    base = S.make_base(cfg, ctx.tokenizer, torch.Generator().manual_seed(0))
+    gates = S.router_init(ctx, base)
     assert [g.shape for g in gates] == [(3, cfg.lm.hidden)] * cfg.lm.layers
     molecules = corpus[:64]
     tokens = []  # per one-hot prompt k: MLP inputs of every molecule token, per layer
     for k in range(3):
-        prompt = T.preference_prompt(cfg.objectives, [float(j == k) for j in range(3)])
-        start = len(T.prompt_ids(ctx.tokenizer, prompt))
-        ids, attention, mask = T.batch_of(ctx.tokenizer, [T.encode_smiles(ctx.tokenizer, s, prompt) for s in molecules],
+        prompt = preference_prompt(cfg.objectives, [float(j == k) for j in range(3)])
+        start = len(prompt_ids(ctx.tokenizer, prompt))
+        ids, attention, mask = S.batch_of(ctx.tokenizer, [encode_smiles(ctx.tokenizer, s, prompt) for s in molecules],
                                           [start] * 64)
         keep = mask.reshape(-1).bool()
-        tokens.append([h.reshape(-1, cfg.lm.hidden)[keep] for h in T.mlp_inputs(base, ids, attention)])
+        tokens.append([h.reshape(-1, cfg.lm.hidden)[keep] for h in mlp_inputs(base, ids, attention)])
     for layer, gate in enumerate(gates):
         per_prompt = [tokens[k][layer] for k in range(3)]
         logits = torch.cat(per_prompt) @ gate.T
@@ -136,12 +150,12 @@ def test_router_initialisation_reads_the_preference_shift_with_the_configured_sp
 def test_router_training_steers_better_than_the_initial_router(corpus):
     cfg = token_task(seed=0)
     result = train(cfg, scorer=carbon_share, corpus=corpus)
-    ctx = T.Context(cfg, result.artifacts["tokenizer"], carbon_share, corpus, None, None)
+    ctx = S.Context(cfg, result.artifacts["tokenizer"], carbon_share, corpus, None, None)
     gap, gate = {}, {}
     for name in ("mol_moe", "mol_moe_init_router"):  # trained router / the same merge before router training
         model = result.artifacts["models"][name]
         generator = torch.Generator().manual_seed(0)
-        share = {w: carbon_share(T.sample_molecules(ctx, model, w, 128, generator))[0][:, 0].mean()
+        share = {w: carbon_share(E.sample_molecules(ctx, model, w, 128, generator))[0][:, 0].mean()
                  for w in ((1.0, 0.0), (0.0, 1.0))}
         gap[name] = share[(1.0, 0.0)] - share[(0.0, 1.0)]
         gates = {w: _mean_gate(ctx, model, w, corpus[:32]) for w in share}
@@ -205,6 +219,6 @@ def test_train_and_generate_through_the_cli(shared_data, tmp_path, capsys):
 
 def test_bad_configuration_is_a_clear_error(tmp_path):
     with pytest.raises(UnknownNameError, match="objective 'logp'"):
-        T.ObjectiveScorer(("qed", "logp"))
+        ObjectiveScorer(("qed", "logp"))
     with pytest.raises(AnthologyError, match="no base model"):
         train(dataclasses.replace(TINY, base_model=str(tmp_path)), corpus=["CCO"])

@@ -27,7 +27,9 @@ from anthology.chem.smiles_tokenizer import (
 from anthology.core.config import validate
 from anthology.core.errors import AnthologyError
 
-from .train import load_steerable, prompt_only_ids, sample_smiles
+from .evaluation import sample_smiles
+from .stages import prompt_only_ids
+from .train import load_steerable
 
 
 @dataclasses.dataclass(frozen=True)
