@@ -75,7 +75,7 @@ def test_tiny_preset_through_the_cli(tmp_path):
                  "--temperature", "static"]) == 0
     (run,) = list((tmp_path / "decoupled_regularization" / "tiny").iterdir())
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["temperature_scheme"] == "static" and summary["curve"][-1]["step"] == 400
+    assert summary["temperature_scheme"] == "static" and RunDir(run).read_curve()[-1]["step"] == 400
 
 
 @pytest.mark.parametrize("scheme", ["auto", "fixed"])

@@ -47,7 +47,7 @@ def test_every_strategy_spends_exactly_the_budget_on_distinct_valid_molecules(ti
     smiles = [r["smiles"] for r in result.artifacts["labels"]]
     assert len(smiles) == tiny.budget == result.summary["oracle_calls"]
     assert len(set(smiles)) == len(smiles) and all(to_mol(s) is not None for s in smiles)
-    assert [c["oracle_calls"] for c in result.curve] == sorted(c["oracle_calls"] for c in result.curve)
+    assert [c["train/oracle_calls"] for c in result.curve] == sorted(c["train/oracle_calls"] for c in result.curve)
     satisfying = sorted((r["score"] for r in result.artifacts["labels"] if r["satisfied"]), reverse=True)
     assert result.summary["eval/top1"] == pytest.approx(satisfying[0])
     assert all(r["qed"] >= 0.5 and r["sa"] <= 3.5 for r in result.artifacts["labels"] if r["satisfied"])
@@ -119,7 +119,7 @@ def test_a_killed_run_resumes_to_the_same_labels(tiny, tmp_path):
         train(tiny, tracker=KillAtStep(32), run_dir=run)
     assert run.has_checkpoint()
     resumed = train(tiny, run_dir=run)
-    assert resumed.artifacts["labels"] == whole.artifacts["labels"] and resumed.curve[-1]["oracle_calls"] == whole.curve[-1]["oracle_calls"]
+    assert resumed.artifacts["labels"] == whole.artifacts["labels"] and resumed.curve[-1]["train/oracle_calls"] == whole.curve[-1]["train/oracle_calls"]
     assert_summaries_equal({k: v for k, v in resumed.summary.items() if k != "eval/best_smiles"},
                            {k: v for k, v in whole.summary.items() if k != "eval/best_smiles"})
 

@@ -39,7 +39,7 @@ def test_tiny_preset_through_the_cli(tmp_path, capsys):
                  "--backward", "uniform"]) == 0
     (run,) = list((tmp_path / "maxent_gfn" / "tiny").iterdir())
     assert json.loads((run / "summary.json").read_text())["backward"] == "uniform"
-    assert json.loads((run / "curve.json").read_text())[-1]["iteration"] == 40
+    assert json.loads((run / "curve.json").read_text())[-1]["step"] == 40
 
 
 @pytest.mark.parametrize("algorithm,backward", [("subtb", "maxent_learned"), ("soft_q", "uniform")])

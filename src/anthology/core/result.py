@@ -13,12 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 EVAL_GROUP = "eval"
+METRIC_GROUPS = ("eval", "train", "time")
 
 
 @dataclasses.dataclass
 class TrainResult:
     """One training run's outcome: `summary` (the run folder's `summary.json`), `curve` (one record per
-    evaluation, the run folder's `curve.jsonl`; keys follow the naming rule plus the x-axis `step`) and
+    evaluation during training, the run folder's `curve.json`; keys `step` and `group/name`; empty for a
+    method that evaluates once, at the end) and
     `artifacts` (trained modules and anything else a caller may reuse; never serialised here)."""
 
     summary: dict[str, Any]

@@ -109,6 +109,17 @@ class RunDir:
         return self.path / "summary.json"
 
     @property
+    def curve_path(self) -> pathlib.Path:
+        return self.path / "curve.json"
+
+    def write_curve(self, curve: list[dict[str, Any]]) -> None:
+        """The run's curve: one record per evaluation, keys `step` and `group/name` (`core.result`)."""
+        write_json(self.curve_path, curve)
+
+    def read_curve(self) -> list[dict[str, Any]]:
+        return json.loads(self.curve_path.read_text()) if self.curve_path.exists() else []
+
+    @property
     def checkpoint_path(self) -> pathlib.Path:
         return self.path / CHECKPOINT
 

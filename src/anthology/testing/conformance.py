@@ -6,7 +6,9 @@ method gets all of them by existing. Each check runs the method's `tiny` preset 
 
 - `check_tiny_run_writes_its_run_folder`: `train(cfg, run_dir=...)` returns a `core.result.TrainResult`
   and leaves config.json, metrics.jsonl and a summary.json equal to the returned summary, with metric
-  at least one evaluation metric (`eval/...`).
+  at least one evaluation metric (`eval/...`), and a curve (one record per evaluation, when the method
+  evaluates during training) whose keys are `step` and `group/name`, written to the run folder's
+  curve.json.
 - `check_deterministic`: same seed, identical summary; another seed, another evaluation metric.
 - `check_every_trainable_parameter_changes`: every parameter handed to an optimizer during the run
   has moved by its end (catches detached graphs and parameters that never reach a loss).
@@ -36,7 +38,7 @@ import torch
 
 from anthology.core.errors import AnthologyError
 from anthology.core.registry import MethodSpec
-from anthology.core.result import TrainResult, evaluation_metrics
+from anthology.core.result import METRIC_GROUPS, TrainResult, evaluation_metrics
 from anthology.core.run_dir import RunDir
 from anthology.testing.assertions import assert_deterministic, assert_summaries_equal
 from anthology.testing.fakes import SimulatedKill
@@ -58,6 +60,11 @@ def check_tiny_run_writes_its_run_folder(spec: MethodSpec, root: pathlib.Path) -
     assert_summaries_equal({k: v for k, v in written.items() if k in result.summary},
                            json.loads(json.dumps(result.summary)))
     assert evaluation_metrics(result.summary), f"no eval/... metric in {sorted(result.summary)}"
+    for record in result.curve:
+        bad = [k for k in record if k != "step" and k.split("/", 1)[0] not in METRIC_GROUPS]
+        assert "step" in record and not bad, f"curve keys {bad or ['step missing']} break the group/name rule"
+    if result.curve:
+        assert run.read_curve() == json.loads(json.dumps(result.curve)), "curve.json differs from the returned curve"
     return result
 
 

@@ -97,7 +97,7 @@ def run_job(job: Job) -> dict[str, Any]:
     summary = run.read_summary()
     if summary is None:
         result = train(job.cfg, run_dir=run)
-        summary = {**result.summary, "curve": result.curve}
+        summary = result.summary
     return {"part": job.part, "variant": job.variant, "x": job.x, "summary": summary}
 
 

@@ -114,9 +114,10 @@ def train_soft_q(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | 
             polyak_update(target_net, q_net, cfg.target_ema)
         done = step + 1
         if done % cfg.eval_every == 0 or done == cfg.total_steps:
-            record = {"step": done, **evaluate_soft_q(task, mdp, q_net, temperature, optimal_policy)}
+            evaluation = evaluate_soft_q(task, mdp, q_net, temperature, optimal_policy)
+            record = {"step": done, **{f"eval/{k}": v for k, v in evaluation.items()}}
             curve.append(record)
-            tracker.log(done, {f"eval/{k}": v for k, v in record.items() if k != "step"})
+            tracker.log(done, {k: v for k, v in record.items() if k != "step"})
         if done % cfg.log_every == 0 and info:
             tracker.log(done, {k: float(v) for k, v in info.items()})
         if run_dir is not None and done % cfg.checkpoint_every == 0 and done < cfg.total_steps:
@@ -127,9 +128,10 @@ def train_soft_q(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | 
     summary = {"method": "decoupled_regularization", "agent": "soft_q", "env": cfg.env.name,
                "temperature_scheme": cfg.temperature, "tau": cfg.tau, "seed": cfg.seed, "steps": cfg.total_steps,
                "optimal_expected_length": optimal_length,
-               **{f"eval/{k}": v for k, v in curve[-1].items() if k != "step"}}
+               **{k: v for k, v in curve[-1].items() if k != "step"}}
     tracker.close()
     if run_dir is not None:
-        run_dir.write_summary({**summary, "curve": curve})
+        run_dir.write_curve(curve)
+        run_dir.write_summary(summary)
     return TrainResult(summary, curve, {"q_net": q_net})
 

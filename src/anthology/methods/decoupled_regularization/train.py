@@ -182,12 +182,12 @@ def train_sac(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | Non
             obs_np, _ = env.reset(seed=cfg.seed * EPISODE_SEED_STRIDE + episode)
             obs, episode_return = torch.as_tensor(obs_np), 0.0
         if done % cfg.eval_every == 0 or done == cfg.total_steps:
-            record = {"step": done, "return": evaluate_policy(actor.cpu(), eval_env, cfg.eval_episodes,
-                                                              cfg.seed * EPISODE_SEED_STRIDE + 50_000),
-                      "temperature": float(log_temperature.detach().exp())}
+            record = {"step": done, "eval/return": evaluate_policy(actor.cpu(), eval_env, cfg.eval_episodes,
+                                                                   cfg.seed * EPISODE_SEED_STRIDE + 50_000),
+                      "eval/temperature": float(log_temperature.detach().exp())}
             actor.to(device)
             curve.append(record)
-            tracker.log(done, {"eval/return": record["return"], "eval/temperature": record["temperature"]})
+            tracker.log(done, {k: v for k, v in record.items() if k != "step"})
         if done % cfg.log_every == 0 and info:
             elapsed = time.perf_counter() - began
             tracker.log(done, {**{k: float(v) for k, v in info.items()},
@@ -204,10 +204,11 @@ def train_sac(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | Non
     summary = {"method": "decoupled_regularization", "agent": "sac", "env": cfg.env.name,
                "action_dim": action_dim, "action_scale": cfg.env.action_scale, "temperature_scheme": cfg.temperature,
                "seed": cfg.seed, "steps": cfg.total_steps, "entropy_max": h_max, "entropy_min": h_min,
-               "entropy_target": target_entropy, "eval/return": curve[-1]["return"],
-               "eval/temperature": curve[-1]["temperature"], "train/recent_episode_return": float(np.mean(recent))}
+               "entropy_target": target_entropy, "eval/return": curve[-1]["eval/return"],
+               "eval/temperature": curve[-1]["eval/temperature"], "train/recent_episode_return": float(np.mean(recent))}
     tracker.log(cfg.total_steps, {"time/train_seconds": train_seconds})
     tracker.close()
     if run_dir is not None:
-        run_dir.write_summary({**summary, "curve": curve})
+        run_dir.write_curve(curve)
+        run_dir.write_summary(summary)
     return TrainResult(summary, curve, {"actor": actor, "critic": critic, "train_seconds": train_seconds})

@@ -102,9 +102,10 @@ def make_figures(rcfg: ReproduceConfig, results: list[dict[str, Any]]) -> list[d
         lines = []
         for name in rcfg.variants:
             curves = [r["curve"] for r in results if r["variant"] == name]
-            grid = np.unique(np.concatenate([[c["oracle_calls"] for c in curve] for curve in curves]))
-            ys = [np.interp(grid, [c["oracle_calls"] for c in curve],
-                            [c[metric] if c[metric] is not None else np.nan for c in curve]) for curve in curves]
+            grid = np.unique(np.concatenate([[c["train/oracle_calls"] for c in curve] for curve in curves]))
+            ys = [np.interp(grid, [c["train/oracle_calls"] for c in curve],
+                            [c[f"eval/{metric}"] if c[f"eval/{metric}"] is not None else np.nan for c in curve])
+                  for curve in curves]
             lines.append(series(name, grid, np.mean(ys, axis=0)))
         figures.append(line_figure(f"{metric}_vs_oracle_calls",
                                    f"{label} of constraint-satisfying molecules (mean of {len(rcfg.seeds)} seeds)",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 import random
 import time
@@ -31,7 +30,7 @@ from anthology.tracking import Tracker, make_tracker
 from .config import Config, MDPConfig, OracleConfig
 from .networks import NEG_INF, FragmentActorCritic
 
-CURVE_FILE, LABELS_FILE = "curve.json", "labels.json"
+LABELS_FILE = "labels.json"
 TOP_K = (1, 10, 50)
 
 
@@ -237,11 +236,11 @@ class Search:
     def record(self, round_index: int, seconds: float) -> dict[str, Any]:
         satisfying = [r["score"] for r in self.labels if r["satisfied"] and r["score"] is not None]
         batch = [r for r in self.labels if r["round"] == round_index and "predicted_mean" in r and r["score"] is not None]
-        out = {"round": round_index, "oracle_calls": self.calls, "satisfying": len(satisfying),
-               "failed": sum(r["score"] is None for r in self.labels), **top_k_means(satisfying),
-               "proxy_r2": r_squared([r["predicted_mean"] for r in batch], [r["score"] for r in batch]),
-               "seconds": seconds}
-        return out
+        return {"step": round_index, "train/oracle_calls": self.calls, "train/satisfying": len(satisfying),
+                "train/failed": sum(r["score"] is None for r in self.labels),
+                **{f"eval/{k}": v for k, v in top_k_means(satisfying).items()},
+                "eval/proxy_r2": r_squared([r["predicted_mean"] for r in batch], [r["score"] for r in batch]),
+                "time/seconds": seconds}
 
 
 def r_squared(predicted: Sequence[float], observed: Sequence[float]) -> float | None:
@@ -348,9 +347,9 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
             if not any(r["round"] == round_index for r in search.labels):
                 search.label(next_screened(1), round_index)  # nothing new proposed: never stall the budget
         record = search.record(round_index, time.perf_counter() - tick)
-        record["episodes"] = episodes_seen
+        record["train/episodes"] = episodes_seen
         curve.append(record)
-        tracker.log(search.calls, {f"eval/{k}": v for k, v in record.items() if k != "round"} | info)
+        tracker.log(search.calls, {k: v for k, v in record.items() if k != "step"} | info)
         round_index += 1
         if run_dir is not None and search.remaining > 0:
             state = molecules.getstate()
@@ -360,7 +359,7 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     summary = summarize_run(cfg, search, curve)
     tracker.close()
     if run_dir is not None:
-        write_json(run_dir.path / CURVE_FILE, curve)
+        run_dir.write_curve(curve)
         write_json(run_dir.path / LABELS_FILE, search.labels)
         run_dir.write_summary(summary)
     oracle.cache.close()
@@ -439,7 +438,7 @@ def summarize_run(cfg: Config, search: Search, curve: list[dict[str, float]]) ->
                         key=lambda r: -r["score"])
     top50 = [r["smiles"] for r in satisfying[:50]]
     metrics = sample_metrics(top50) if len(top50) > 1 else {"internal_diversity": None, "scaffolds": float(len(top50))}
-    r2 = [c["proxy_r2"] for c in curve if c["proxy_r2"] is not None]
+    r2 = [c["eval/proxy_r2"] for c in curve if c["eval/proxy_r2"] is not None]
     return {"method": "lambdazero", "strategy": cfg.strategy, "kappa": cfg.kappa, "oracle": cfg.oracle.kind,
             "seed": cfg.seed, "budget": cfg.budget, "oracle_calls": search.calls,
             "failed_calls": sum(r["score"] is None for r in search.labels),
@@ -450,4 +449,4 @@ def summarize_run(cfg: Config, search: Search, curve: list[dict[str, float]]) ->
 
 
 def load_curve(run_dir: RunDir) -> list[dict[str, float]]:
-    return json.loads((run_dir.path / CURVE_FILE).read_text())
+    return run_dir.read_curve()

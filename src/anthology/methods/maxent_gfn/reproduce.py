@@ -128,8 +128,8 @@ def make_figures(rcfg: ReproduceConfig, results: list[dict[str, Any]], refs: dic
         lines = []
         for name in rcfg.variants:
             curves = [r["curve"] for r in results if r["variant"] == name]
-            x = [c["trajectories"] for c in curves[0]]
-            y = np.mean([[c[metric] for c in curve] for curve in curves], axis=0)
+            x = [c["train/trajectories"] for c in curves[0]]
+            y = np.mean([[c[f"eval/{metric}"] for c in curve] for curve in curves], axis=0)
             lines.append(series(name, x, y))
         if metric == "entropy":
             xs = [lines[0]["x"][0], lines[0]["x"][-1]]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import time
 
 import torch
@@ -13,7 +12,7 @@ from anthology.core.checkpoint import load_training_state, save_training_state
 from anthology.core.device import require_cpu
 from anthology.core.errors import AnthologyError
 from anthology.core.result import TrainResult
-from anthology.core.run_dir import RunDir, write_json
+from anthology.core.run_dir import RunDir
 from anthology.core.seeding import seed_everything
 from anthology.envs.hypergrid import HyperGrid
 from anthology.gfn.detailed_balance import detailed_balance_loss
@@ -37,7 +36,6 @@ from anthology.tracking import Tracker, make_tracker
 
 from .config import Config, EnvConfig
 
-CURVE_FILE = "curve.json"
 SAMPLED_L1_SAMPLES = 20_000  # the secondary, sampled L1 (the exact one is the primary metric)
 
 
@@ -167,10 +165,11 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
         modes[env.index(trajs.terminal[found])] = True
         done = it + 1
         if done % cfg.eval_every == 0 or done == cfg.iterations:
-            record = {"iteration": done, "trajectories": done * cfg.batch_size,
-                      **evaluate(cfg, env, graph, policy, log_z, true_log_z), "modes_found": int(modes.sum())}
+            evaluation = {**evaluate(cfg, env, graph, policy, log_z, true_log_z), "modes_found": int(modes.sum())}
+            record = {"step": done, "train/trajectories": done * cfg.batch_size,
+                      **{f"eval/{k}": v for k, v in evaluation.items()}}
             curve.append(record)
-            tracker.log(done, {f"eval/{k}": v for k, v in record.items() if k not in ("iteration",)})
+            tracker.log(done, {k: v for k, v in record.items() if k != "step"})
         if done % cfg.log_every == 0:
             elapsed = time.perf_counter() - began
             tracker.log(done, {"train/loss": loss.item(), **{k: v.item() for k, v in info.items()},
@@ -186,15 +185,15 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
                "soft_q_reward": cfg.soft_q_reward, "seed": cfg.seed, "iterations": cfg.iterations,
                "trajectories": cfg.iterations * cfg.batch_size, "true_log_z": true_log_z,
                "n_modes": int(env.is_mode(graph.states[graph.valid]).sum()),
-               **{f"eval/{k}": v for k, v in final.items() if k not in ("iteration", "trajectories")},
+               **{k: v for k, v in final.items() if k.startswith("eval/")},
                "eval/sampled_l1": sampled_l1(env, graph, samples)}
     tracker.log(cfg.iterations, {"time/train_seconds": train_seconds})
     tracker.close()
     if run_dir is not None:
-        write_json(run_dir.path / CURVE_FILE, curve)
+        run_dir.write_curve(curve)
         run_dir.write_summary(summary)
     return TrainResult(summary, curve, {"policy": policy, "log_z": log_z.detach()})
 
 
 def load_curve(run_dir: RunDir) -> list[dict[str, float]]:
-    return json.loads((run_dir.path / CURVE_FILE).read_text())
+    return run_dir.read_curve()
