@@ -159,7 +159,7 @@ def parse_weights(text: str, objectives: Sequence[str]) -> dict[str, float]:
         except ValueError:
             raise AnthologyError(f"weight '{value}' for '{name}' is not a number") from None
         if not math.isfinite(weights[name]) or weights[name] < 0:
-            raise AnthologyError(f"weight for '{name}' is {weights[name]}; weights are finite and >= 0")
+            raise AnthologyError(f"weight for '{name}' is {weights[name]}: weights must be finite and not negative")
     total = sum(weights.values())
     if not math.isfinite(total):  # each finite, but their sum overflows: scale them down first
         scale = max(weights.values())

@@ -80,7 +80,9 @@ def test_hugging_face_save_and_load_keep_the_vocabulary(tokenizer, tmp_path):
 def test_weights_from_the_command_line():
     assert parse_weights("qed=0.7,sa=0.3", OBJECTIVES) == {"qed": 0.7, "sa": 0.3, "tpsa": 0.0, "seh": 0.0}
     assert parse_weights("qed=2,seh=2", OBJECTIVES)["qed"] == 0.5
+    assert parse_weights("qed=1e308,sa=1e308", OBJECTIVES)["qed"] == 0.5  # each finite, the sum overflows
     for bad, message in (("qed", "name=value"), ("logp=1", "unknown objective"), ("qed=x", "not a number"),
-                         ("qed=-1", "negative"), ("qed=0", "positive")):
+                         ("qed=-1", "negative"), ("qed=0", "positive"), ("qed=inf", "finite"),
+                         ("qed=nan", "finite"), ("qed=1,qed=2", "named twice")):
         with pytest.raises(AnthologyError, match=message):
             parse_weights(bad, OBJECTIVES)
