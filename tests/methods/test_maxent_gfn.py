@@ -1,6 +1,7 @@
 """Maximum-entropy GFlowNets: smoke, determinism, gradients, learning, learned n, resume, bad input."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -31,7 +32,8 @@ TINY = PRESETS["tiny"]
                                                 ("tb", "maxent_learned"), ("soft_q", "maxent")])
 def test_tiny_preset_runs_every_loss_and_backward_policy(algorithm, backward):
     s = train(override(TINY, algorithm=algorithm, backward=backward)).summary
-    assert 0 <= s["eval/l1"] <= 2 and s["eval/entropy"] > 0 and s["trajectories"] == 40 * 16
+    # a smoke test: every loss trains to finite exact metrics over the whole budget (learning is tested below)
+    assert math.isfinite(s["eval/l1"]) and math.isfinite(s["eval/entropy"]) and s["trajectories"] == 40 * 16
 
 
 def test_tiny_preset_through_the_cli(tmp_path, capsys):
@@ -93,10 +95,31 @@ def test_learned_path_counts_reach_small_error_on_8x8():
     assert float(err.mean()) < 0.1 and float(err.max()) < 0.6
 
 
-def test_learned_n_runs_where_n_has_no_closed_form():
+def test_path_counts_with_obstacles_equal_brute_force_enumeration():
+    # where n(s) has no closed form, the environment's table (what log n is learned and scored against)
+    # must count the s0 -> s paths that avoid blocked cells: enumerate them one by one
+    env = make_env(EnvConfig(ndim=2, height=5, blocked=0.15, seed=1))
+    blocked = {tuple(s.tolist()) for s in env.all_states()[env.blocked_cells]}
+    assert blocked and env.has_obstacles
+
+    def paths(cell):
+        if cell in blocked:
+            return 0
+        if cell == (0, 0):
+            return 1
+        return sum(paths(cell[:i] + (cell[i] - 1,) + cell[i + 1:]) for i in range(2) if cell[i] > 0)
+
+    states = env.all_states()
+    counts = torch.tensor([float(paths(tuple(s.tolist()))) for s in states], dtype=torch.float64)
+    torch.testing.assert_close(env.log_n(states), counts.log())
+
+
+def test_learned_n_runs_and_learns_where_n_has_no_closed_form():
     cfg = override(TINY, backward="maxent_learned", env=EnvConfig(ndim=2, height=5, blocked=0.15, seed=1))
     s = train(cfg).summary
-    assert s["eval/log_n_error_max"] >= 0 and 0 <= s["eval/l1"] <= 2
+    # 5 seeds at 40 iterations: exact L1 0.50..0.71; after 1 iteration 0.77..0.91 (log n has not moved yet
+    # at this size: its max error is 4.09..4.26 either way; tests/methods learn it on 8x8 below)
+    assert s["eval/l1"] < 0.75 and math.isfinite(s["eval/log_n_error_max"])
 
 
 @pytest.mark.parametrize("algorithm", ["soft_q"])  # the tiny preset (tb) is in the conformance suite
