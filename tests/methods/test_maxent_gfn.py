@@ -107,7 +107,7 @@ def test_path_counts_with_obstacles_equal_brute_force_enumeration():
             return 0
         if cell == (0, 0):
             return 1
-        return sum(paths(cell[:i] + (cell[i] - 1,) + cell[i + 1:]) for i in range(2) if cell[i] > 0)
+        return sum(paths((*cell[:i], cell[i] - 1, *cell[i + 1:])) for i in range(2) if cell[i] > 0)
 
     states = env.all_states()
     counts = torch.tensor([float(paths(tuple(s.tolist()))) for s in states], dtype=torch.float64)
