@@ -95,6 +95,11 @@ class _Worker:
         self.task: int | None = None
         self.started = 0.0
 
+    def death(self) -> str:
+        """Why the worker is gone (waits briefly for its exit code after its pipe closed)."""
+        self.process.join(timeout=10)
+        return f"worker process died (exit code {self.process.exitcode})"
+
     def stop(self, kill: bool = False) -> None:
         if kill:
             self.process.kill()
@@ -139,10 +144,10 @@ def imap_with_timeout(fn: Callable[..., R], items: Sequence[J], args: tuple, wor
                 if w.connection in ready:
                     try:
                         kind, value = w.connection.recv()
-                    except (EOFError, OSError):  # died while answering
-                        kind, value = "crash", f"worker process died (exit code {w.process.exitcode})"
+                    except (EOFError, OSError):  # died: its pipe closed, maybe before its exit code is known
+                        kind, value = "crash", w.death()
                 elif w.process.sentinel in ready:
-                    kind, value = "crash", f"worker process died (exit code {w.process.exitcode})"
+                    kind, value = "crash", w.death()
                 elif time.monotonic() - w.started >= timeout:
                     kind, value = "timeout", None
                 else:
