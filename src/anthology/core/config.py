@@ -75,7 +75,6 @@ RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "[0,1)": (0, 1, True, False),
     "(0,1]": (0, 1, False, True),
     "(0,1)": (0, 1, False, False),
-    ">=-1": (-1, math.inf, True, False),
     "any": (-math.inf, math.inf, False, False),
 }
 
@@ -95,6 +94,10 @@ def validate(cfg: Any, **ranges: str) -> None:
     """Check every numeric field of a config dataclass against its range (see RANGES; default '>=1' for
     ints, '>=0' for floats, all finite); raise one `AnthologyError` line naming the field and the range."""
     hints = typing.get_type_hints(type(cfg))
+    unknown = set(ranges) - set(hints)
+    if unknown or not set(ranges.values()) <= set(RANGES):  # a mistake in the config class, not the user's
+        raise TypeError(f"validate({type(cfg).__name__}): unknown fields {sorted(unknown)} or ranges "
+                        f"{sorted(set(ranges.values()) - set(RANGES))}")
     for field in dataclasses.fields(cfg):
         values = _numbers(getattr(cfg, field.name))
         if values is None:

@@ -49,3 +49,33 @@ def test_unknown_name_suggests_the_closest():
 def test_missing_extra_names_the_extra():
     with pytest.raises(MissingExtraError, match=r"pip install 'anthology-ml\[chem\]'"):
         require("surely_not_an_installed_module", "chem")
+
+
+def test_validate_names_the_field_and_its_range_and_catches_its_own_misuse():
+    import dataclasses
+    import math
+
+    import pytest
+
+    from anthology.core.config import validate
+    from anthology.core.errors import AnthologyError
+
+    @dataclasses.dataclass(frozen=True)
+    class Toy:
+        steps: int = 10
+        lr: float = 0.1
+        widths: tuple[int, ...] = (4, 4)
+        p: float = 0.5
+
+        def __post_init__(self):
+            validate(self, lr=">0", p="[0,1]")
+
+    Toy()
+    for change, field in (({"steps": 0}, "steps"), ({"lr": 0.0}, "lr"), ({"lr": math.nan}, "lr"),
+                          ({"widths": (4, -1)}, "widths"), ({"p": 1.5}, "p"), ({"p": math.inf}, "p")):
+        with pytest.raises(AnthologyError, match=rf"Toy\.{field} = .* must be finite"):
+            Toy(**change)
+    with pytest.raises(TypeError, match="unknown fields"):
+        validate(Toy(), lr_typo=">0")
+    with pytest.raises(TypeError, match="ranges"):
+        validate(Toy(), lr="positive")
