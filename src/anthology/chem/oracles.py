@@ -352,10 +352,10 @@ class VinaOracle:
         if not pathlib.Path(self.receptor).is_file():
             raise AnthologyError(f"receptor file {self.receptor} not found; see `anthology data list`")
         check_receptor(self.receptor)
+        # the receptor's content, not its file name, keys the cache
+        self._receptor_sha256 = hashlib.sha256(pathlib.Path(self.receptor).read_bytes()).hexdigest()
 
     def settings(self) -> dict[str, Any]:
-        if not hasattr(self, "_receptor_sha256"):  # the receptor's content, not its file name, keys the cache
-            self._receptor_sha256 = hashlib.sha256(pathlib.Path(self.receptor).read_bytes()).hexdigest()
         return {"receptor": pathlib.Path(self.receptor).name, "receptor_sha256": self._receptor_sha256,
                 "center": list(self.center), "size": list(self.size), "exhaustiveness": self.exhaustiveness,
                 "seed": self.seed}

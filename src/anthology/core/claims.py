@@ -83,21 +83,17 @@ def holds_on_every_seed(predicate: Callable[..., bool], *rows: ClaimRow | Sequen
     return all(predicate(*values) for values in per_seed(*rows))
 
 
-def _paired(a: ClaimRow | Sequence[float], b: ClaimRow | Sequence[float]) -> list[tuple[float, float]]:
-    return per_seed(a, b)  # type: ignore[return-value]
-
-
 def wins_on_every_seed(a: ClaimRow | Sequence[float], b: ClaimRow | Sequence[float],
                        higher_is_better: bool = True) -> bool:
     """`a` beats `b` on every seed, paired by seed (strictly)."""
-    return all((x > y) if higher_is_better else (x < y) for x, y in _paired(a, b))
+    return all((x > y) if higher_is_better else (x < y) for x, y in per_seed(a, b))
 
 
 def mean_difference_exceeds_se(a: ClaimRow | Sequence[float], b: ClaimRow | Sequence[float],
                                higher_is_better: bool = True) -> bool:
     """The mean of the paired differences a - b (sign flipped when lower is better) is positive and larger
     than its standard error; with one seed, the single difference must be positive."""
-    diffs = [(x - y) if higher_is_better else (y - x) for x, y in _paired(a, b)]
+    diffs = [(x - y) if higher_is_better else (y - x) for x, y in per_seed(a, b)]
     mean = sum(diffs) / len(diffs)
     if len(diffs) == 1:
         return mean > 0
