@@ -60,10 +60,6 @@ def check_config(cfg: Config) -> None:
     if is_discrete(cfg.env) and cfg.temperature in ("auto", "dynamic"):
         raise AnthologyError(f"{cfg.env.name} has discrete actions: use --temperature fixed or static "
                              "(auto and dynamic are SAC's learned temperatures)")
-    if cfg.tau <= 0:
-        raise AnthologyError("--tau must be positive")
-    if not 0.0 <= cfg.target_alpha <= 1.0:
-        raise AnthologyError("--target-alpha must lie in [0, 1]")
 
 
 def entropy_target(cfg: Config, low: torch.Tensor, high: torch.Tensor) -> float | None:
