@@ -14,7 +14,7 @@ p12-p15 an unused per-stem head; p16-p19 Set2Set's LSTM; p20/p21 the output head
 applied as stored, x @ p02 (torch-geometric 1.6's `root` parameter, in x out), unlike the
 recursionpharma port, which loads it as a Linear weight (x @ p02^T); `root_as_stored=False` gives the
 port's reading. Which one is right is checked against Vina (`anthology.chem` tests and the LambdaZero
-validation results).
+validation results). The network itself is `anthology.nets.mpnn.MPNN` on torch-geometric layers.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from anthology.core.errors import require
+from anthology.nets.mpnn import MPNN
 
 N_ATOMIC_NUMBERS = 56
 N_FEATURES = 14 + N_ATOMIC_NUMBERS + 1
@@ -69,59 +70,36 @@ def featurize(mol: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 
 
 class SEHProxy(nn.Module):
-    def __init__(self, root_as_stored: bool = True) -> None:
+    """The published network: `nets.mpnn.MPNN` (71 -> 64, edge MLP 4 -> 128 -> 64x64, 12 rounds, Set2Set
+    over 3 steps) and a linear head on the 128-wide readout."""
+
+    def __init__(self) -> None:
         super().__init__()
-        self.root_as_stored = root_as_stored
-        self.lin0 = nn.Linear(N_FEATURES, DIM)
-        self.edge_net = nn.Sequential(nn.Linear(4, 128), nn.LeakyReLU(), nn.Linear(128, DIM * DIM))
-        self.root = nn.Parameter(torch.zeros(DIM, DIM))
-        self.conv_bias = nn.Parameter(torch.zeros(DIM))
-        self.gru = nn.GRU(DIM, DIM)
-        self.set2set_lstm = nn.LSTM(2 * DIM, DIM)
+        self.mpnn = MPNN(N_FEATURES, DIM, 4, 128, CONV_STEPS, SET2SET_STEPS)
         self.head = nn.Linear(2 * DIM, 1)
 
     @classmethod
     def from_npz(cls, path: str | os.PathLike, root_as_stored: bool = True) -> SEHProxy:
-        model = cls(root_as_stored)
+        model = cls()
         with np.load(path) as z:
             p = {k: torch.from_numpy(np.array(z[k])) for k in z.files}
-        targets = {"lin0.weight": "p00", "lin0.bias": "p01", "conv_bias": "p03",
+        targets = {"embed.weight": "p00", "embed.bias": "p01", "root.bias": "p03",
                    "edge_net.0.weight": "p04", "edge_net.0.bias": "p05", "edge_net.2.weight": "p06",
                    "edge_net.2.bias": "p07", "gru.weight_ih_l0": "p08", "gru.weight_hh_l0": "p09",
-                   "gru.bias_ih_l0": "p10", "gru.bias_hh_l0": "p11", "set2set_lstm.weight_ih_l0": "p16",
-                   "set2set_lstm.weight_hh_l0": "p17", "set2set_lstm.bias_ih_l0": "p18",
-                   "set2set_lstm.bias_hh_l0": "p19", "head.weight": "p20", "head.bias": "p21"}
-        state = {name: p[key] for name, key in targets.items()}
-        state["root"] = p["p02"] if root_as_stored else p["p02"].T
+                   "gru.bias_ih_l0": "p10", "gru.bias_hh_l0": "p11", "readout.lstm.weight_ih_l0": "p16",
+                   "readout.lstm.weight_hh_l0": "p17", "readout.lstm.bias_ih_l0": "p18",
+                   "readout.lstm.bias_hh_l0": "p19"}
+        state = {f"mpnn.{name}": p[key] for name, key in targets.items()}
+        # the root term is a Linear, x @ weight^T: the stored reading x @ p02 needs weight = p02^T
+        state["mpnn.root.weight"] = p["p02"].T if root_as_stored else p["p02"]
+        state["head.weight"], state["head.bias"] = p["p20"], p["p21"]
         model.load_state_dict(state)
         return model.eval().requires_grad_(False)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor,
                 batch: torch.Tensor, n_graphs: int) -> torch.Tensor:
         """Predicted score per graph [n_graphs] for a disjoint union of graphs (`batch` = graph of each atom)."""
-        out = F.leaky_relu(self.lin0(x))  # [N, 64]
-        h = out[None]
-        weights = self.edge_net(edge_attr).view(-1, DIM, DIM)  # [E, 64, 64], fixed across rounds
-        source, target = edge_index
-        degree = torch.zeros(x.shape[0]).index_add_(0, target, torch.ones(target.shape[0])).clamp_min(1)
-        for _ in range(CONV_STEPS):
-            messages = torch.bmm(out[source][:, None], weights)[:, 0]  # [E, 64]: x_j W(e_ij)
-            aggregated = torch.zeros_like(out).index_add_(0, target, messages) / degree[:, None]
-            m = F.leaky_relu(aggregated + out @ self.root + self.conv_bias)
-            out, h = self.gru(m[None], h)
-            out = out[0]
-        q_star = torch.zeros(n_graphs, 2 * DIM)
-        state = (torch.zeros(1, n_graphs, DIM), torch.zeros(1, n_graphs, DIM))
-        for _ in range(SET2SET_STEPS):
-            q, state = self.set2set_lstm(q_star[None], state)
-            q = q[0]  # [G, 64]
-            e = (out * q[batch]).sum(-1)  # [N]
-            e = e - torch.zeros(n_graphs).scatter_reduce(0, batch, e, "amax", include_self=False)[batch]
-            a = e.exp()
-            a = a / torch.zeros(n_graphs).index_add_(0, batch, a)[batch]
-            readout = torch.zeros(n_graphs, DIM).index_add_(0, batch, a[:, None] * out)
-            q_star = torch.cat([q, readout], dim=-1)
-        return self.head(q_star)[:, 0]
+        return self.head(self.mpnn(x, edge_index, edge_attr, batch, n_graphs)[1])[:, 0]
 
     @torch.no_grad()
     def score_mols(self, mols: Sequence[Any], batch_size: int = 256) -> torch.Tensor:
