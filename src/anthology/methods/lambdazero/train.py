@@ -337,8 +337,10 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
             candidates = [s for s in dict.fromkeys(proposals) if s not in search.known]
             if candidates:
                 mean, std = scorer.predict(candidates)
-                ucb = mean + cfg.kappa * std
-                chosen = acquire(ucb, min(cfg.acquire_per_round, search.remaining),
+                # ranked by the reward itself: elu2 of the normalised UCB (positive, monotone in UCB) times
+                # the discount; the raw UCB times the discount would invert the ranking below zero
+                reward = torch.from_numpy(normalised(cfg, (mean + cfg.kappa * std).numpy())).float()
+                chosen = acquire(reward, min(cfg.acquire_per_round, search.remaining),
                                  torch.zeros(len(candidates), dtype=torch.bool),
                                  torch.from_numpy(scorer.discount(candidates)).float())
                 picked = [candidates[i] for i in chosen.tolist()]
