@@ -27,7 +27,7 @@ from anthology.chem.fragment_graph import FragmentGraphs
 from anthology.chem.scoring import to_mol
 from anthology.chem.seh_proxy import SEHProxy, featurize
 from anthology.methods.lambdazero.config import MDPConfig
-from anthology.methods.lambdazero.train import make_mdp, random_molecule
+from anthology.methods.lambdazero.search import make_mdp, random_molecule
 from anthology.nets.mpnn import MPNN
 
 OUT = pathlib.Path(__file__).parents[1] / "results" / "benchmarks"
