@@ -9,6 +9,7 @@
 - `sample`: ancestral sampling with temperature and nucleus (top-p) truncation, one token per forward
   pass over the KV cache, with an explicit `torch.Generator` so that runs are reproducible.
 - `sequence_log_probs`: per-token log-probabilities of sampled continuations, for RL and KL terms.
+- `fit_lm`: supervised next-token training on (prompt, continuation) rows, loss on the continuation.
 
 `transformers` is imported lazily (the `llm` extra).
 """
@@ -17,7 +18,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -217,3 +219,48 @@ def lm_loss(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, l
     logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1]  # [B, T - 1, V]
     targets = input_ids[:, 1:].masked_fill(~loss_mask[:, 1:].bool(), -100)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=-100)
+
+
+def pad_batch(rows: Sequence[Sequence[int]], starts: Sequence[int], pad_id: int) -> tuple[torch.Tensor, ...]:
+    """Right-padded ids, attention mask and loss mask (1 from each row's `start`: the continuation)."""
+    length = max(map(len, rows))
+    ids = torch.full((len(rows), length), pad_id)
+    attention = torch.zeros(len(rows), length, dtype=torch.long)
+    loss_mask = torch.zeros(len(rows), length, dtype=torch.long)
+    for i, (row, start) in enumerate(zip(rows, starts, strict=True)):
+        ids[i, :len(row)] = torch.tensor(row)
+        attention[i, :len(row)] = 1
+        loss_mask[i, start:len(row)] = 1
+    return ids, attention, loss_mask
+
+
+def fit_lm(model: Any, rows: Sequence[Sequence[int]], starts: Sequence[int], pad_id: int, epochs: int, lr: float,
+           batch_size: int, warmup_steps: int, generator: torch.Generator,
+           after_step: Callable[[], None] | None = None, log: Callable[[int, float], None] | None = None) -> Any:
+    """Next-token training (`lm_loss`) on token rows whose continuation starts at `starts`: AdamW (weight
+    decay 0.01), linear warm-up then linear decay to zero, gradient norm 1, a seeded shuffle per epoch.
+    `after_step` runs after every optimizer step; `log(step, loss)` every 50 steps and at the end."""
+    model.requires_grad_(True)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    steps = epochs * math.ceil(len(rows) / batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / max(warmup_steps, 1)) * max(0.0, 1 - s / max(steps, 1)))
+    model.train()
+    step = 0
+    for _ in range(epochs):
+        order = torch.randperm(len(rows), generator=generator).tolist()
+        for start in range(0, len(order), batch_size):
+            chosen = order[start:start + batch_size]
+            ids, attention, loss_mask = pad_batch([rows[i] for i in chosen], [starts[i] for i in chosen], pad_id)
+            loss = lm_loss(model, ids, attention, loss_mask)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            if after_step is not None:
+                after_step()
+            step += 1
+            if log is not None and (step % 50 == 0 or step == steps):
+                log(step, loss.item())
+    return model.eval()

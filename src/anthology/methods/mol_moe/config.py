@@ -7,6 +7,7 @@ import dataclasses
 from anthology.chem.objectives import OBJECTIVES
 from anthology.core.config import validate
 from anthology.nets.causal_lm import LMConfig
+from anthology.rl.rloo import RLOOConfig as RLConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,23 +26,8 @@ class PretrainConfig:
         validate(self, lr=">0", warmup_steps=">=0", preference_prefix="[0,1]")
 
 
-@dataclasses.dataclass(frozen=True)
-class RLConfig:
-    """RLOO (as TRL's RLOOTrainer): k samples per prompt, leave-one-out baseline, clipped sequence ratio."""
-
-    steps: int = 50
-    prompts: int = 16
-    """Prompts per step; each is sampled k times (batch = prompts x k)."""
-    k: int = 4
-    lr: float = 1e-4
-    beta: float = 0.2
-    """KL coefficient to the reference model, subtracted from the reward (the paper's experts: 0.2; router: 0.05)."""
-    clip: float = 0.2
-    ppo_epochs: int = 2
-    minibatch: int = 64
-
-    def __post_init__(self) -> None:
-        validate(self, lr=">0", beta=">=0", clip=">0")
+EXPERT_RL = RLConfig()
+ROUTER_RL = RLConfig(steps=60, lr=1e-3, beta=0.05)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,8 +68,8 @@ class Config:
     """Objectives in [0, 1] (see chem.objectives): qed, sa, tpsa (a window), seh (the sEH proxy)."""
     lm: LMConfig = LM
     pretrain: PretrainConfig = PretrainConfig()
-    expert: RLConfig = RLConfig()
-    router: RLConfig = RLConfig(steps=60, lr=1e-3, beta=0.05)
+    expert: RLConfig = EXPERT_RL
+    router: RLConfig = ROUTER_RL
     """Router training: only the gates; reward sum_i w_i s_i(x) with w ~ Dirichlet(alpha) in the prompt."""
     dirichlet_alpha: float = 1.0
     router_init_std: float = 1.0

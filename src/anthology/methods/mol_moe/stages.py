@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,17 +24,15 @@ from anthology.chem.smiles_tokenizer import (
 from anthology.core.errors import require
 from anthology.core.run_dir import RunDir
 from anthology.nets.causal_lm import (
-    continuation_mask,
-    lm_loss,
+    fit_lm,
     make_llama,
     mlp_inputs,
     mlp_parameters,
+    pad_batch,
     router_parameters,
     sample,
-    sequence_log_probs,
-    set_trainable,
 )
-from anthology.rl.rloo import rloo_advantages, rloo_loss
+from anthology.rl.rloo import Prompts, Sampling, rloo_finetune
 from anthology.tracking import Tracker
 
 from .config import Config, RLConfig
@@ -145,15 +142,7 @@ def stage(ctx: Context, name: str, build: Callable[[], Any]) -> Any:
 
 def batch_of(tokenizer: Any, rows: list[list[int]], molecule_from: list[int]) -> tuple[torch.Tensor, ...]:
     """Right-padded ids, attention mask and loss mask (1 on the molecule's tokens and its EOS)."""
-    length = max(map(len, rows))
-    ids = torch.full((len(rows), length), tokenizer.pad_token_id)
-    attention = torch.zeros(len(rows), length, dtype=torch.long)
-    loss_mask = torch.zeros(len(rows), length, dtype=torch.long)
-    for i, (row, start) in enumerate(zip(rows, molecule_from, strict=True)):
-        ids[i, :len(row)] = torch.tensor(row)
-        attention[i, :len(row)] = 1
-        loss_mask[i, start:len(row)] = 1
-    return ids, attention, loss_mask
+    return pad_batch(rows, molecule_from, tokenizer.pad_token_id)
 
 
 def random_preferences(n: int, k: int, alpha: float, generator: torch.Generator) -> torch.Tensor:
@@ -171,37 +160,14 @@ def _gamma(n: int, k: int, alpha: float, generator: torch.Generator) -> torch.Te
 
 def supervised(ctx: Context, model: Any, examples: list[tuple[str, str]], epochs: int, lr: float, stage_name: str,
                generator: torch.Generator) -> Any:
-    """Next-token training on (prompt, SMILES) pairs with a linear warm-up and decay (AdamW)."""
-    cfg = ctx.cfg.pretrain
-    rows, starts = [], []
-    for prompt, smiles in examples:
-        ids = encode_smiles(ctx.tokenizer, smiles, prompt)
-        rows.append(ids)
-        starts.append(len(prompt_ids(ctx.tokenizer, prompt)))
-    model.requires_grad_(True)
+    """Next-token training on (prompt, SMILES) pairs (`nets.causal_lm.fit_lm`), the preference-token
+    embeddings held fixed."""
+    rows = [encode_smiles(ctx.tokenizer, smiles, prompt) for prompt, smiles in examples]
+    starts = [len(prompt_ids(ctx.tokenizer, prompt)) for prompt, _ in examples]
     fixed = FixedRows(model, preference_rows(ctx.tokenizer, ctx.objectives))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    steps = epochs * math.ceil(len(rows) / cfg.batch_size)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / max(cfg.warmup_steps, 1)) * max(0.0, 1 - s / max(steps, 1)))
-    model.train()
-    step = 0
-    for _ in range(epochs):
-        order = torch.randperm(len(rows), generator=generator).tolist()
-        for start in range(0, len(order), cfg.batch_size):
-            chosen = order[start:start + cfg.batch_size]
-            ids, attention, loss_mask = batch_of(ctx.tokenizer, [rows[i] for i in chosen], [starts[i] for i in chosen])
-            loss = lm_loss(model, ids, attention, loss_mask)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            fixed.restore()
-            step += 1
-            if step % 50 == 0 or step == steps:
-                ctx.log(stage_name, step, {"loss": loss.item()}, advance=0)
-    return model.eval()
+    return fit_lm(model, rows, starts, ctx.tokenizer.pad_token_id, epochs, lr, ctx.cfg.pretrain.batch_size,
+                  ctx.cfg.pretrain.warmup_steps, generator, after_step=fixed.restore,
+                  log=lambda step, loss: ctx.log(stage_name, step, {"loss": loss}, advance=0))
 
 
 def pretrain(ctx: Context) -> Any:
@@ -222,56 +188,26 @@ def generate(ctx: Context, model: Any, prompts: torch.Tensor, generator: torch.G
 
 
 def reinforce(ctx: Context, policy: Any, reference: Any, trainable: list[torch.nn.Parameter], rl: RLConfig,
-              make_prompts: Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]],
-              reward: Callable[[np.ndarray, torch.Tensor], torch.Tensor], stage_name: str) -> Any:
-    """RLOO on `trainable` parameters of `policy`: k samples per prompt, reward minus beta times the
-    sequence log-ratio to `reference`, leave-one-out advantages, clipped-ratio updates.
+              make_prompts: Prompts, reward: Callable[[np.ndarray, torch.Tensor], torch.Tensor], stage_name: str) -> Any:
+    """RLOO (`rl.rloo.rloo_finetune`) on the molecules' scores: reward(scores [N, K], context of each
+    sample [N, ...]) -> [N], sampled as `generate` draws."""
+    def score(tokens: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        scores, valid = ctx.scorer([decode_smiles(ctx.tokenizer, row) for row in tokens.tolist()])
+        return reward(scores, context), {"validity": float(valid.mean())}
 
-    make_prompts(n, generator) -> (prompt ids [n, P], context [n, ...]); reward(scores [N, K], context of
-    each sample [N, ...]) -> [N]."""
-    generator = ctx.generator(stage_name)
-    sampling = (ctx.cfg.temperature, ctx.cfg.top_p)  # what `generate` draws with
-    set_trainable(policy, trainable)
-    reference.requires_grad_(False)
-    optimizer = torch.optim.AdamW(trainable, lr=rl.lr, weight_decay=0.0)
-    for step in range(1, rl.steps + 1):
-        prompts, context = make_prompts(rl.prompts, generator)
-        prompts, context = prompts.repeat_interleave(rl.k, 0), context.repeat_interleave(rl.k, 0)  # [N = n k, ...]
-        tokens, smiles = generate(ctx, policy, prompts, generator)
-        mask = continuation_mask(tokens, ctx.tokenizer.eos_token_id)
-        scores, valid = ctx.scorer(smiles)
-        with torch.no_grad():  # scored under the sampling distribution; the reference without top-p, so that
-            # a token outside its nucleus costs a finite KL
-            old = sequence_log_probs(policy, prompts, tokens, mask, ctx.suppress, *sampling).sum(1)  # [N]
-            ref = sequence_log_probs(reference, prompts, tokens, mask, ctx.suppress, sampling[0]).sum(1)
-        score = reward(scores, context)
-        total = score - rl.beta * (old - ref)
-        advantages = rloo_advantages(total.view(-1, rl.k)).view(-1)
-        policy.train()
-        for _ in range(rl.ppo_epochs):
-            order = torch.randperm(len(tokens), generator=generator)
-            for start in range(0, len(order), rl.minibatch):
-                idx = order[start:start + rl.minibatch]
-                new = sequence_log_probs(policy, prompts[idx], tokens[idx], mask[idx], ctx.suppress, *sampling).sum(1)
-                loss, info = rloo_loss(new, old[idx], advantages[idx], rl.clip)
-                optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-                optimizer.step()
-        policy.eval()
-        ctx.log(stage_name, step, {"reward": float(score.mean()), "kl": float((old - ref).mean()),
-                                   "validity": float(valid.mean()), **info})
-    set_trainable(policy, list(policy.parameters()))
-    return policy
+    sampling = Sampling(ctx.cfg.max_new_tokens, ctx.tokenizer.eos_token_id, ctx.tokenizer.pad_token_id,
+                        ctx.cfg.temperature, ctx.cfg.top_p, ctx.suppress)
+    return rloo_finetune(policy, reference, trainable, rl, sampling, make_prompts, score, ctx.generator(stage_name),
+                         lambda step, metrics: ctx.log(stage_name, step, metrics))
 
 
-def bos_prompts(ctx: Context) -> Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]:
+def bos_prompts(ctx: Context) -> Prompts:
     def make(n: int, _generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.full((n, 1), ctx.tokenizer.bos_token_id), torch.zeros(n, 1)
     return make
 
 
-def preference_prompts(ctx: Context) -> Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]:
+def preference_prompts(ctx: Context) -> Prompts:
     """Dirichlet preferences and their prompts: the sampler the original release never fed to the router."""
     def make(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         w = random_preferences(n, len(ctx.objectives), ctx.cfg.dirichlet_alpha, generator)
