@@ -29,6 +29,7 @@ from anthology.cli import main
 from anthology.core.errors import AnthologyError, UnknownNameError
 from anthology.core.run_dir import RunDir
 from anthology.methods.mol_moe import PRESETS, EvalConfig, PretrainConfig, RLConfig, train
+from anthology.methods.mol_moe.networks import make_base
 from anthology.nets.causal_lm import (
     LMConfig,
     merge_into_mixtral,
@@ -103,7 +104,7 @@ def test_tiny_pipeline_trains_every_method_and_reports_steering(shared_data, tmp
 def test_experts_change_only_mlps_and_the_router_only_gates(corpus):
     cfg = token_task()
     ctx = S.Context(cfg, make_smiles_tokenizer(cfg.objectives, corpus), carbon_share, corpus, None, None)
-    base = S.make_base(cfg, ctx.tokenizer, torch.Generator().manual_seed(0))
+    base = make_base(cfg, ctx.tokenizer, torch.Generator().manual_seed(0))
     short = dataclasses.replace(cfg.expert, steps=2)
     before = copy.deepcopy(base)
     expert = S.train_expert(ctx, base, 0, short)
@@ -122,7 +123,7 @@ def test_experts_change_only_mlps_and_the_router_only_gates(corpus):
 def test_router_initialisation_reads_the_preference_shift_with_the_configured_spread(corpus):
     cfg = dataclasses.replace(token_task(), objectives=("carbon", "other", "third"), router_init_std=1.5)
     ctx = S.Context(cfg, make_smiles_tokenizer(cfg.objectives, corpus), None, corpus, None, None)
-    base = S.make_base(cfg, ctx.tokenizer, torch.Generator().manual_seed(0))
+    base = make_base(cfg, ctx.tokenizer, torch.Generator().manual_seed(0))
     gates = S.router_init(ctx, base)
     assert [g.shape for g in gates] == [(3, cfg.lm.hidden)] * cfg.lm.layers
     molecules = corpus[:64]

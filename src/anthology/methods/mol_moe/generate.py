@@ -28,7 +28,7 @@ from anthology.core.config import validate
 from anthology.core.errors import AnthologyError
 
 from .evaluation import sample_smiles
-from .stages import prompt_only_ids
+from .networks import prompt_only_ids
 from .train import load_steerable
 
 
