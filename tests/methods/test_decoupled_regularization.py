@@ -163,3 +163,49 @@ def test_tiny_reproduction_writes_a_claim(tmp_path):
     assert table[("escape grid n=3", "fixed", "episode_length")] == pytest.approx(11.3, abs=0.05)  # the notes
     assert table[("escape grid n=3", "static decoupled", "episode_length")] == pytest.approx(9.2, abs=0.05)
     assert "escape grid" in claim.evidence and "holds" in claim.evidence
+
+
+def test_pendulum_on_the_control_suite_scale_costs_at_most_one_a_step():
+    """Exact: Pendulum-v1's cost is theta^2 + 0.1 theta_dot^2 + 0.001 u^2, largest (16.27) hanging down at
+    full speed and torque; `reward_scale` = PENDULUM_DMC_SCALE makes that -1, the control suite's scale."""
+    from anthology.envs.stacked_pendulum import PENDULUM_MAX_COST
+    from anthology.methods.decoupled_regularization.config import PENDULUM_DMC_SCALE
+
+    assert abs(PENDULUM_DMC_SCALE * PENDULUM_MAX_COST - 1) < 1e-12
+    env = make_env(EnvConfig(reward_scale=PENDULUM_DMC_SCALE, action_scale=0.5))
+    env.reset(seed=0)
+    env.unwrapped.envs[0].state = [math.pi, 8.0]
+    _, reward, *_ = env.step([0.5])  # the agent's 0.5 is the environment's full torque 2
+    assert reward == pytest.approx(-1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("d", [1, 2, 4, 16])
+def test_each_copy_of_a_stack_is_regularised_at_d_times_the_temperature(d):
+    """Exact: with the reward a mean over d copies and the product policy's entropy a sum, r_bar + t H =
+    (1/d) sum_i (r_i + d t H_i). Fixed t = tau gives each copy d tau; static t = tau / range gives each
+    copy tau / (log 2 - log 1e-3) whatever d (the extension's rows say the same)."""
+    from anthology.methods.decoupled_regularization.reproduce import per_copy_temperature_rows
+    from anthology.rl.temperature import static_box_temperature
+
+    g = torch.Generator().manual_seed(d)
+    rewards, entropies, t = torch.randn(d, generator=g), torch.randn(d, generator=g), 0.3
+    assert float(rewards.mean() + t * entropies.sum()) == pytest.approx(float((rewards + d * t * entropies).mean()))
+    per_copy = d * static_box_temperature(0.25, -torch.ones(d), torch.ones(d))
+    assert per_copy == pytest.approx(0.25 / (math.log(2) - math.log(1e-3)), rel=1e-9)
+    rows = {r.variant: r.values[0] for r in per_copy_temperature_rows(override(REPRODUCE_PRESETS["quick"], copies=(d,)))}
+    assert rows == pytest.approx({"fixed": d * 0.25, "static decoupled": per_copy})
+
+
+def test_the_actor_keeps_log_sigma_above_its_floor():
+    """With every raw log-std far below the floor and the mean at 0, an action is tanh(e^floor eps): the
+    authors' floor -3 (the config's default) against CleanRL's -5, from the same noise."""
+    actions = {}
+    for floor in (-3.0, -5.0):
+        actor = SquashedGaussianActor(3, -torch.ones(2), torch.ones(2), (16,), log_std_min=floor)
+        with torch.no_grad():
+            actor.body[-1].weight.zero_()
+            actor.body[-1].bias.copy_(torch.tensor([0.0, 0.0, -100.0, -100.0]))
+            actions[floor] = actor(torch.zeros(4, 3), torch.Generator().manual_seed(0)).action
+    noise = torch.atanh(actions[-5.0]) / math.exp(-5.0)
+    torch.testing.assert_close(actions[-3.0], torch.tanh(math.exp(-3.0) * noise), rtol=1e-4, atol=1e-7)
+    assert TINY.log_std_min == -3.0

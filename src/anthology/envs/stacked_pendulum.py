@@ -13,6 +13,7 @@ Needs the `control` extra (gymnasium); import this module only where it is used.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,6 +21,11 @@ import numpy as np
 from anthology.core.errors import require
 
 gym = require("gymnasium", "control")
+
+PENDULUM_MAX_COST = math.pi**2 + 0.1 * 8.0**2 + 0.001 * 2.0**2
+"""Pendulum-v1's largest cost a step, theta^2 + 0.1 theta_dot^2 + 0.001 u^2 at |theta| = pi, |theta_dot| = 8, |u| = 2."""
+PENDULUM_DMC_SCALE = 1.0 / PENDULUM_MAX_COST
+"""Multiplies Pendulum's reward into [-1, 0] a step: the control suite's scale ([0, 1] a step)."""
 
 
 class StackedPendulum(gym.Env):
@@ -60,3 +66,8 @@ def rescale_actions(env: Any, scale: float) -> Any:
     """The agent acts in [-scale, scale]^d; the environment receives the matching action in its own box."""
     low = np.full(env.action_space.shape, -scale, dtype=np.float32)
     return gym.wrappers.RescaleAction(env, low, -low)
+
+
+def scale_rewards(env: Any, scale: float) -> Any:
+    """Rewards multiplied by `scale` (Gymnasium's TransformReward); the environment itself when scale is 1."""
+    return env if scale == 1.0 else gym.wrappers.TransformReward(env, lambda r: scale * r)

@@ -10,22 +10,24 @@ from torch import nn
 
 from anthology.nets.ensemble import EnsembleMLP
 from anthology.nets.mlp import make_mlp
-from anthology.rl.distributions import SquashedSample, bound_log_std, sample_squashed
+from anthology.rl.distributions import LOG_STD_MIN, SquashedSample, bound_log_std, sample_squashed
 
 
 class SquashedGaussianActor(nn.Module):
-    """pi(a|s): a = bias + scale * tanh(u), u ~ N(mu(s), sigma(s)), on the box [low, high]."""
+    """pi(a|s): a = bias + scale * tanh(u), u ~ N(mu(s), sigma(s)), on the box [low, high], with
+    log sigma in [log_std_min, 2] (CleanRL's floor -5 by default)."""
 
-    def __init__(self, obs_dim: int, low: torch.Tensor, high: torch.Tensor, hidden: Sequence[int]) -> None:
+    def __init__(self, obs_dim: int, low: torch.Tensor, high: torch.Tensor, hidden: Sequence[int],
+                 log_std_min: float = LOG_STD_MIN) -> None:
         super().__init__()
-        self.action_dim = low.numel()
+        self.action_dim, self.log_std_min = low.numel(), log_std_min
         self.body = make_mlp(obs_dim, hidden, 2 * self.action_dim, activation="relu")
         self.register_buffer("scale", (high - low).float() / 2)
         self.register_buffer("bias", (high + low).float() / 2)
 
     def forward(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> SquashedSample:
         mean, raw_log_std = self.body(obs).chunk(2, dim=-1)  # [B, d] each
-        return sample_squashed(mean, bound_log_std(raw_log_std), self.scale, self.bias, generator)
+        return sample_squashed(mean, bound_log_std(raw_log_std, self.log_std_min), self.scale, self.bias, generator)
 
 
 class QEnsemble(nn.Module):

@@ -23,9 +23,9 @@ class SquashedSample(NamedTuple):
     mean_action: torch.Tensor  # [B, d] the deterministic action bias + scale * tanh(mu)
 
 
-def bound_log_std(raw: torch.Tensor) -> torch.Tensor:
-    """Map an unbounded network output into [LOG_STD_MIN, LOG_STD_MAX] smoothly (CleanRL's tanh rescaling)."""
-    return LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(raw) + 1)
+def bound_log_std(raw: torch.Tensor, low: float = LOG_STD_MIN, high: float = LOG_STD_MAX) -> torch.Tensor:
+    """Map an unbounded network output into [low, high] smoothly (CleanRL's tanh rescaling)."""
+    return low + 0.5 * (high - low) * (torch.tanh(raw) + 1)
 
 
 def squashed_log_prob(pre_tanh: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor,

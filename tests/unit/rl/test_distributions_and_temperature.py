@@ -40,6 +40,7 @@ def test_rescaling_actions_by_s_shifts_log_prob_by_d_log_s():
 def test_log_std_is_bounded():
     out = bound_log_std(torch.tensor([-100.0, 0.0, 100.0]))
     assert torch.allclose(out, torch.tensor([-5.0, -1.5, 2.0]))
+    assert torch.allclose(bound_log_std(torch.tensor([-100.0, 0.0, 100.0]), -3.0), torch.tensor([-3.0, -0.5, 2.0]))
 
 
 def test_temperature_formulas_give_the_notes_numbers_for_a_6d_unit_box():

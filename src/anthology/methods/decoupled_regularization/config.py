@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Literal
 
-from anthology.core.config import validate
+from anthology.core.config import check, validate
+from anthology.rl.distributions import LOG_STD_MAX
 
 Temperature = Literal["fixed", "static", "auto", "dynamic"]
 DISCRETE_ENVS = ("escape_grid", "distractor_chain")
@@ -21,6 +23,9 @@ class EnvConfig:
     """pendulum: d, the number of stacked pendulums (the action dimension)."""
     action_scale: float = 1.0
     """Continuous envs: the agent acts in [-s, s]^d (the paper's env.scale)."""
+    reward_scale: float = 1.0
+    """Continuous envs: rewards are multiplied by this. Control-suite rewards are in [0, 1] a step;
+    `PENDULUM_DMC_SCALE` (1 / Pendulum's largest cost, 16.27) puts Pendulum's on the same scale."""
     max_episode_steps: int = 200
     """pendulum and the discrete envs: the time limit (a truncation: the agent still bootstraps)."""
     escape_dims: int = 3
@@ -30,7 +35,7 @@ class EnvConfig:
     """distractor_chain: the number of actions at each state (one forward, the rest stay put)."""
 
     def __post_init__(self) -> None:
-        validate(self, action_scale=">0")
+        validate(self, action_scale=">0", reward_scale=">0")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,9 +49,11 @@ class Config:
     """fixed: the temperature itself; static: the numerator of tau / range."""
     target_alpha: float = 0.1
     """dynamic: where the entropy target sits between H_min (0) and H_max (1)."""
-    initial_temperature: float = 1.0
-    """auto and dynamic: t at the start (CleanRL starts at log t = 0)."""
+    initial_temperature: float = 0.2
+    """auto and dynamic: t at the start (the authors' code: 0.2; CleanRL starts at 1)."""
     lr_temperature: float = 1e-3
+    log_std_min: float = -3.0
+    """The actor's floor on log sigma before the tanh (the authors' code: -3; CleanRL: -5)."""
     hidden: tuple[int, ...] = (256, 256)
     batch_size: int = 256
     buffer_size: int = 1_000_000
@@ -70,7 +77,9 @@ class Config:
     """Env steps between checkpoints (taken at the next episode boundary, so a resumed run is identical)."""
 
     def __post_init__(self) -> None:
-        validate(self, tau=">0", target_alpha="[0,1]", initial_temperature=">0", lr_temperature=">0", gamma="[0,1]", target_ema="(0,1]", lr_actor=">0", lr_q=">0", learning_starts=">=0", seed=">=0")
+        check(self.log_std_min < LOG_STD_MAX, f"log_std_min must be below {LOG_STD_MAX:g}, the actor's ceiling "
+              f"(got {self.log_std_min:g})")
+        validate(self, log_std_min="any", tau=">0", target_alpha="[0,1]", initial_temperature=">0", lr_temperature=">0", gamma="[0,1]", target_ema="(0,1]", lr_actor=">0", lr_q=">0", learning_starts=">=0", seed=">=0")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,20 +87,20 @@ class ReproduceConfig:
     train: Config
     """SAC settings for the continuous experiments (the env and temperature are set per job)."""
     seeds: tuple[int, ...]
-    copies: tuple[int, ...] = (1, 2, 4)
-    """Stacked-pendulum action dimensions d (at action scale 1)."""
-    copies_schemes: tuple[str, ...] = ("fixed", "static")
-    steps_per_copy: bool = True
-    """Train d times `train.total_steps` at dimension d (a bigger stack takes longer to learn at all)."""
-    scales: tuple[float, ...] = (0.25, 1.0, 4.0)
-    """Action scales s (the agent acts in [-s, s]^d) at d = 1."""
-    scale_schemes: tuple[str, ...] = ("auto", "dynamic")
     scale_env: str = "pendulum"
-    """The task of the action-scale experiment (a control-suite task in the paper preset)."""
-    fixed_tau: float = 0.2
-    """The fixed temperature (CleanRL's alpha)."""
-    static_tau: float = 0.25
-    """The static decoupled numerator (the paper's tau = 0.25)."""
+    """The task of the two action-scale experiments (the paper: 24 control-suite tasks). Pendulum's
+    reward is put on the control suite's scale (`PENDULUM_DMC_SCALE`)."""
+    tau: float = 0.25
+    """The paper's static experiment: fixed t = tau against static t = tau / range, the same tau (0.25)."""
+    static_scales: tuple[float, ...] = (0.25, 1.0, 4.0)
+    """Action scales s (the agent acts in [-s, s]^d) of the static experiment (the paper: 0.25 ... 4)."""
+    auto_scales: tuple[float, ...] = (0.1, 1.0, 4.0)
+    """Action scales of the learned-temperature experiment, auto (-d) against dynamic (the paper: 0.1, 0.25,
+    1, 4)."""
+    copies: tuple[int, ...] = (1, 2)
+    """Our extension, not the paper's: Pendulum stacked d times, fixed against static with the same tau."""
+    steps_per_copy: bool = True
+    """Extension: train d times `train.total_steps` at dimension d (a bigger stack takes longer to learn)."""
     escape_tau: float = 0.4
     """Soft value iteration on the escape grid, n = 2..6 (the paper's toy, tau = 0.4)."""
     escape_dims: tuple[int, ...] = (2, 3, 4, 5, 6)
@@ -105,36 +114,43 @@ class ReproduceConfig:
     workers: int = 2
 
     def __post_init__(self) -> None:
-        validate(self, seeds=">=0", fixed_tau=">0", static_tau=">0", escape_tau=">0", scales=">0")
+        validate(self, seeds=">=0", tau=">0", escape_tau=">0", static_scales=">0", auto_scales=">0")
 
 
+PENDULUM_DMC_SCALE = 1.0 / (math.pi**2 + 0.1 * 8.0**2 + 0.001 * 2.0**2)
+"""1 / Pendulum-v1's largest cost a step (`envs.stacked_pendulum.PENDULUM_MAX_COST`): its reward in [-1, 0]."""
 _CHAIN = dict(env=EnvConfig(name="distractor_chain"), temperature="fixed", gamma=1.0, hidden=(64, 64),
               batch_size=64, learning_starts=500, lr_q=1e-3, target_ema=0.01)
+_PENDULUM = EnvConfig(reward_scale=PENDULUM_DMC_SCALE)
 PRESETS: dict[str, Config] = {
     "tiny": Config(hidden=(32, 32), batch_size=32, learning_starts=100, total_steps=400, eval_every=200,
                    eval_episodes=1, log_every=100, checkpoint_every=200,
-                   env=EnvConfig(max_episode_steps=100)),
+                   env=EnvConfig(max_episode_steps=100, reward_scale=PENDULUM_DMC_SCALE)),
     "demo": Config(hidden=(128, 128), batch_size=128, learning_starts=1000, total_steps=4000, eval_every=2000,
-                   eval_episodes=3),
+                   eval_episodes=3, env=_PENDULUM),
     "quick": Config(hidden=(128, 128), batch_size=128, learning_starts=1000, total_steps=8000, eval_every=2000,
-                    eval_episodes=5),
+                    eval_episodes=5, env=_PENDULUM),
+    "dmc": Config(env=EnvConfig(name="cartpole-swingup"), hidden=(256, 256), learning_starts=5000,
+                  total_steps=100_000, eval_every=10_000, eval_episodes=5),
     "paper": Config(env=EnvConfig(name="cartpole-swingup"), learning_starts=10_000, total_steps=1_000_000,
                     eval_every=10_000, eval_episodes=10, lr_temperature=1e-4),
 }
 
 REPRODUCE_PRESETS: dict[str, ReproduceConfig] = {
-    "tiny": ReproduceConfig(PRESETS["tiny"], seeds=(0,), copies=(1, 2), scales=(1.0, 4.0), escape_dims=(2, 3),
-                            chain_distractors=(1, 4), chain_learned=(4,),
+    "tiny": ReproduceConfig(PRESETS["tiny"], seeds=(0,), static_scales=(1.0,), auto_scales=(1.0, 4.0),
+                            copies=(1, 2), escape_dims=(2, 3), chain_distractors=(1, 4), chain_learned=(4,),
                             chain_train=Config(**{**_CHAIN, "learning_starts": 100}, total_steps=400, eval_every=200,
                                                log_every=100, checkpoint_every=200),
                             workers=1),
-    "demo": ReproduceConfig(PRESETS["demo"], seeds=(0,), copies=(1, 2), steps_per_copy=False, scales=(0.25, 1.0),
+    "demo": ReproduceConfig(PRESETS["demo"], seeds=(0,), static_scales=(1.0,), auto_scales=(), copies=(),
                             chain_learned=(8,), chain_train=Config(**_CHAIN, total_steps=3000, eval_every=1000)),
     "quick": ReproduceConfig(PRESETS["quick"], seeds=(0, 1, 2),
                              chain_train=Config(**_CHAIN, total_steps=6000, eval_every=1000)),
-    "paper": ReproduceConfig(PRESETS["paper"], seeds=tuple(range(10)), copies=(1, 4, 16),
-                             copies_schemes=("fixed", "static", "auto", "dynamic"), steps_per_copy=False,
-                             scales=(0.25, 1.0, 4.0), scale_schemes=("fixed", "static", "auto", "dynamic"),
-                             scale_env="cartpole-swingup",
+    "dmc": ReproduceConfig(PRESETS["dmc"], seeds=(0, 1, 2), scale_env="cartpole-swingup", copies=(),
+                           escape_dims=(2, 3), chain_distractors=(1, 8), chain_learned=(),
+                           static_scales=(0.25, 1.0, 4.0), auto_scales=(0.1, 1.0, 4.0)),
+    "paper": ReproduceConfig(PRESETS["paper"], seeds=tuple(range(10)), scale_env="cartpole-swingup",
+                             static_scales=(0.25, 0.5, 1.0, 2.0, 4.0), auto_scales=(0.1, 0.25, 1.0, 4.0),
+                             copies=(1, 4, 16), steps_per_copy=False,
                              chain_train=Config(**_CHAIN, total_steps=50_000, eval_every=5000)),
 }

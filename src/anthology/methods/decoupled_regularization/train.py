@@ -51,9 +51,9 @@ def make_env(cfg: EnvConfig, seed: int = 0) -> Any:
     else:
         raise AnthologyError(f"unknown env '{cfg.name}'; use pendulum, a control-suite task such as "
                              f"cartpole-swingup, or one of {', '.join(DISCRETE_ENVS)}")
-    from anthology.envs.stacked_pendulum import rescale_actions
+    from anthology.envs.stacked_pendulum import rescale_actions, scale_rewards
 
-    return rescale_actions(env, cfg.action_scale)
+    return rescale_actions(scale_rewards(env, cfg.reward_scale), cfg.action_scale)
 
 
 def check_config(cfg: Config) -> None:
@@ -116,7 +116,7 @@ def train_sac(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | Non
     env, eval_env = make_env(cfg.env, cfg.seed), make_env(cfg.env, cfg.seed + 1)
     obs_dim, action_dim = env.observation_space.shape[0], env.action_space.shape[0]
     low, high = torch.as_tensor(env.action_space.low), torch.as_tensor(env.action_space.high)
-    actor = SquashedGaussianActor(obs_dim, low, high, cfg.hidden).to(device)
+    actor = SquashedGaussianActor(obs_dim, low, high, cfg.hidden, cfg.log_std_min).to(device)
     critic = QEnsemble(obs_dim, action_dim, cfg.hidden).to(device)
     target_critic = copy.deepcopy(critic).requires_grad_(False)
     log_temperature = torch.nn.Parameter(torch.tensor(math.log(cfg.initial_temperature), device=device))
