@@ -130,8 +130,9 @@ def test_sac_learns_pendulum():
     cfg = override(PRESETS["quick"], hidden=(64, 64), batch_size=64, total_steps=5000, eval_every=5000,
                    learning_starts=500, eval_episodes=3)
     returns = [train(override(cfg, seed=seed)).summary["eval/return"] for seed in (0, 1)]
-    # 5 seeds, 5000 steps: final returns -118, -121, -211, -464, -126 (random policy about -1200).
-    assert_learns_to_threshold(returns, -600, higher_is_better=True, name="Pendulum return")
+    # Reward on the control suite's scale (x 1/16.27). 5 seeds, 5000 steps: final returns -7.3, -7.3, -13.0,
+    # -29.3, -7.7; an actor that does not learn (lr 1e-12): -77.4, -75.9 on seeds 0 and 1.
+    assert_learns_to_threshold(returns, -40, higher_is_better=True, name="Pendulum return")
 
 
 def test_a_killed_soft_q_run_resumes_to_the_same_summary(tmp_path):
