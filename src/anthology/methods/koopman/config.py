@@ -37,8 +37,6 @@ class DataConfig:
     """Steps per training trajectory; windows of `LossConfig.window` steps are drawn from them."""
     n_test: int = 50
     """Test initial conditions."""
-    n_val: int = 50
-    """Validation initial conditions (a third stream): where a reproduction picks the period k."""
     test_steps: int = 1000
     """Length of the evaluation rollouts (the longest horizon)."""
     seed: int = 0
