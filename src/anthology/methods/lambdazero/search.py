@@ -210,9 +210,10 @@ class Search:
         """The curve record after a round: calls so far, top-k of the satisfying, the proxy's R^2 on the batch."""
         batch = [r for r in self.labels if r.round == round_index and r.predicted_mean is not None
                  and r.score is not None]
-        return {"step": round_index, "train/oracle_calls": self.calls, "train/satisfying": len(self.satisfying()),
+        satisfying = self.satisfying()
+        return {"step": round_index, "train/oracle_calls": self.calls, "train/satisfying": len(satisfying),
                 "train/failed": sum(r.score is None for r in self.labels),
-                **{f"eval/{k}": v for k, v in top_k_means([r.score for r in self.satisfying()]).items()},
+                **{f"eval/{k}": v for k, v in top_k_means([r.score for r in satisfying]).items()},
                 "eval/proxy_r2": r_squared([r.predicted_mean for r in batch], [r.score for r in batch]),
                 "time/seconds": seconds}
 
