@@ -35,6 +35,7 @@ from anthology.nets.causal_lm import (
     merge_into_mixtral,
     mlp_inputs,
     mlp_parameters,
+    pad_batch,
     router_parameters,
 )
 
@@ -64,8 +65,8 @@ def _mean_gate(ctx, moe, w, molecules):
              for layer in moe.model.layers]
     prompt = preference_prompt(ctx.objectives, w)
     start = len(prompt_ids(ctx.tokenizer, prompt))
-    ids, attention, mask = S.batch_of(ctx.tokenizer, [encode_smiles(ctx.tokenizer, s, prompt) for s in molecules],
-                                      [start] * len(molecules))
+    ids, attention, mask = pad_batch([encode_smiles(ctx.tokenizer, s, prompt) for s in molecules],
+                                     [start] * len(molecules), ctx.tokenizer.pad_token_id)
     try:
         with torch.no_grad():
             moe(input_ids=ids, attention_mask=attention)
@@ -131,8 +132,8 @@ def test_router_initialisation_reads_the_preference_shift_with_the_configured_sp
     for k in range(3):
         prompt = preference_prompt(cfg.objectives, [float(j == k) for j in range(3)])
         start = len(prompt_ids(ctx.tokenizer, prompt))
-        ids, attention, mask = S.batch_of(ctx.tokenizer, [encode_smiles(ctx.tokenizer, s, prompt) for s in molecules],
-                                          [start] * 64)
+        ids, attention, mask = pad_batch([encode_smiles(ctx.tokenizer, s, prompt) for s in molecules],
+                                         [start] * 64, ctx.tokenizer.pad_token_id)
         keep = mask.reshape(-1).bool()
         tokens.append([h.reshape(-1, cfg.lm.hidden)[keep] for h in mlp_inputs(base, ids, attention)])
     for layer, gate in enumerate(gates):

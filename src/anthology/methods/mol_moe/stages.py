@@ -61,6 +61,12 @@ class Context:
     def suppress(self) -> torch.Tensor:
         return prompt_only_ids(self.tokenizer, self.objectives)
 
+    @functools.cached_property
+    def sampling(self) -> Sampling:
+        """How every stage draws molecules (and RL scores them)."""
+        return Sampling(self.cfg.max_new_tokens, self.tokenizer.eos_token_id, self.tokenizer.pad_token_id,
+                        self.cfg.temperature, self.cfg.top_p, self.suppress)
+
     def generator(self, stage: str) -> torch.Generator:
         """An independent, seeded stream per stage: a resumed run draws what an uninterrupted one does."""
         return torch.Generator().manual_seed(self.cfg.seed * 1000 + STAGES.index(stage))
@@ -96,11 +102,6 @@ def stage(ctx: Context, name: str, build: Callable[[], Any]) -> Any:
     if folder is not None:
         model.save_pretrained(folder)
     return model
-
-
-def batch_of(tokenizer: Any, rows: list[list[int]], molecule_from: list[int]) -> tuple[torch.Tensor, ...]:
-    """Right-padded ids, attention mask and loss mask (1 on the molecule's tokens and its EOS)."""
-    return pad_batch(rows, molecule_from, tokenizer.pad_token_id)
 
 
 def random_preferences(n: int, k: int, alpha: float, generator: torch.Generator) -> torch.Tensor:
@@ -140,8 +141,9 @@ def pretrain(ctx: Context) -> Any:
 
 
 def generate(ctx: Context, model: Any, prompts: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, list[str]]:
-    tokens = sample(model, prompts, ctx.cfg.max_new_tokens, ctx.tokenizer.eos_token_id, ctx.tokenizer.pad_token_id,
-                    generator, ctx.cfg.temperature, ctx.cfg.top_p, ctx.suppress)
+    s = ctx.sampling
+    tokens = sample(model, prompts, s.max_new_tokens, s.eos_id, s.pad_id, generator, s.temperature, s.top_p,
+                    s.suppress)
     return tokens, [decode_smiles(ctx.tokenizer, row) for row in tokens.tolist()]
 
 
@@ -153,9 +155,7 @@ def reinforce(ctx: Context, policy: Any, reference: Any, trainable: list[torch.n
         scores, valid = ctx.scorer([decode_smiles(ctx.tokenizer, row) for row in tokens.tolist()])
         return reward(scores, context), {"validity": float(valid.mean())}
 
-    sampling = Sampling(ctx.cfg.max_new_tokens, ctx.tokenizer.eos_token_id, ctx.tokenizer.pad_token_id,
-                        ctx.cfg.temperature, ctx.cfg.top_p, ctx.suppress)
-    return rloo_finetune(policy, reference, trainable, rl, sampling, make_prompts, score, ctx.generator(stage_name),
+    return rloo_finetune(policy, reference, trainable, rl, ctx.sampling, make_prompts, score, ctx.generator(stage_name),
                          lambda step, metrics: ctx.log(stage_name, step, metrics))
 
 
@@ -205,8 +205,8 @@ def router_init(ctx: Context, base: Any) -> list[torch.Tensor]:
     for k in range(n_obj):
         prompt = preference_prompt(ctx.objectives, [1.0 if j == k else 0.0 for j in range(n_obj)])
         start = len(prompt_ids(ctx.tokenizer, prompt))
-        ids, attention, loss_mask = batch_of(ctx.tokenizer, [encode_smiles(ctx.tokenizer, s, prompt) for s in molecules],
-                                             [start] * len(molecules))
+        ids, attention, loss_mask = pad_batch([encode_smiles(ctx.tokenizer, s, prompt) for s in molecules],
+                                              [start] * len(molecules), ctx.tokenizer.pad_token_id)
         hidden = mlp_inputs(base, ids, attention)
         keep = loss_mask.reshape(-1).bool()
         tokens.append([h.reshape(-1, h.shape[-1])[keep] for h in hidden])
