@@ -2,8 +2,9 @@
 
 The vocabulary is
 - the special tokens `<pad>`, `<s>` (start of molecule), `</s>` (end) and `<unk>`;
-- one preference token per objective and weight, `<qed=0.70>`, for weights 0.00, 0.01, ..., 1.00
-  (Mol-MoE's prompt format `<JNK3=0.30><DRD2=0.70><s>`, with each `<name=w>` a single token);
+- one token per name and weight, `<qed=0.70>`, for weights 0.00, 0.01, ..., 1.00 (Mol-MoE's prompt
+  format `<JNK3=0.30><DRD2=0.70><s>`, with each `<name=w>` a single token), for every objective and every
+  other name a prompt may carry (e.g. the descriptors of Mol-MoE's pretraining prefixes);
 - the SMILES tokens of the regex below: bracket atoms, two-letter halogens, organic-subset atoms,
   bonds, branches and ring labels. The organic subset, bonds, ring labels and the bracket atoms seen in
   the training SMILES are in the vocabulary; anything else is an unknown character, an error.
@@ -55,6 +56,11 @@ def smiles_pieces(smiles: str) -> list[str]:
     return pieces
 
 
+def weight_tokens(name: str) -> list[str]:
+    """The tokens of `name` for weights 0.00 ... 1.00, in order."""
+    return [f"<{name}={level / (WEIGHT_LEVELS - 1):.2f}>" for level in range(WEIGHT_LEVELS)]
+
+
 def preference_token(objective: str, weight: float) -> str:
     """`<qed=0.70>`: the single token for weight `weight` (rounded to two decimals) on `objective`."""
     if not 0.0 <= weight <= 1.0:
@@ -67,15 +73,15 @@ def preference_prompt(objectives: Sequence[str], weights: Sequence[float]) -> st
     return "".join(preference_token(o, w) for o, w in zip(objectives, weights, strict=True)) + BOS
 
 
-def make_smiles_tokenizer(objectives: Sequence[str], smiles: Iterable[str] = ()) -> Any:
-    """A `PreTrainedTokenizerFast` whose vocabulary covers `BASE_TOKENS`, the tokens of `smiles` and
-    one preference token per objective and weight level."""
+def make_smiles_tokenizer(objectives: Sequence[str], smiles: Iterable[str] = (), other_names: Sequence[str] = ()) -> Any:
+    """A `PreTrainedTokenizerFast` whose vocabulary covers `BASE_TOKENS`, the tokens of `smiles` and one
+    token per weight level for each objective and each other name a prompt may carry (`other_names`)."""
     tokenizers = require("tokenizers", "llm")
     transformers = require("transformers", "llm")
     seen = set(BASE_TOKENS)
     for s in smiles:
         seen.update(smiles_pieces(s))
-    preference = [f"<{o}={level / (WEIGHT_LEVELS - 1):.2f}>" for o in objectives for level in range(WEIGHT_LEVELS)]
+    preference = [t for name in (*objectives, *other_names) for t in weight_tokens(name)]
     vocab = {token: i for i, token in enumerate([*SPECIAL_TOKENS, *preference, *sorted(seen)])}
     model = tokenizers.models.WordLevel(vocab=vocab, unk_token=UNK)
     tokenizer = tokenizers.Tokenizer(model)
@@ -88,14 +94,19 @@ def make_smiles_tokenizer(objectives: Sequence[str], smiles: Iterable[str] = ())
     return fast
 
 
-def objectives_of(tokenizer: Any) -> list[str]:
-    """The objectives a tokenizer has preference tokens for, in vocabulary order."""
+def names_of(tokenizer: Any) -> list[str]:
+    """Every name a tokenizer has weight tokens for, in vocabulary order."""
     names: list[str] = []
     for token in sorted(tokenizer.get_vocab(), key=tokenizer.get_vocab().get):
         match = _PREFERENCE.fullmatch(token)
         if match and match.group(1) not in names:
             names.append(match.group(1))
     return names
+
+
+def objectives_of(tokenizer: Any) -> list[str]:
+    """The objectives a tokenizer was made for (`make_smiles_tokenizer`'s first argument)."""
+    return list(tokenizer.init_kwargs.get("objectives") or names_of(tokenizer))
 
 
 def encode_smiles(tokenizer: Any, smiles: str, prompt: str = BOS, eos: bool = True) -> list[int]:
@@ -126,7 +137,7 @@ def prompt_ids(tokenizer: Any, prompt: str) -> list[int]:
     ids = tokenizer.convert_tokens_to_ids(tokens)
     if tokenizer.unk_token_id in ids:
         raise AnthologyError(f"prompt '{prompt}' names an objective the tokenizer does not know; it knows "
-                             f"{', '.join(objectives_of(tokenizer))}")
+                             f"{', '.join(names_of(tokenizer))}")
     return ids
 
 

@@ -14,6 +14,7 @@ from anthology.chem.smiles_tokenizer import (
     decode_smiles,
     encode_smiles,
     make_smiles_tokenizer,
+    names_of,
     objectives_of,
     parse_weights,
     preference_prompt,
@@ -86,3 +87,12 @@ def test_weights_from_the_command_line():
                          ("qed=nan", "finite"), ("qed=1,qed=2", "named twice")):
         with pytest.raises(AnthologyError, match=message):
             parse_weights(bad, OBJECTIVES)
+
+
+def test_other_names_get_tokens_but_are_not_objectives(tokenizer):
+    other = make_smiles_tokenizer(OBJECTIVES, ["CCO"], other_names=("logp", "mw"))
+    ids = prompt_ids(other, "<logp=0.62><mw=0.10><s>")
+    assert other.convert_ids_to_tokens(ids) == ["<logp=0.62>", "<mw=0.10>", "<s>"]
+    assert objectives_of(other) == list(OBJECTIVES) and names_of(other) == [*OBJECTIVES, "logp", "mw"]
+    with pytest.raises(AnthologyError, match="does not know"):
+        prompt_ids(tokenizer, "<logp=0.62><s>")

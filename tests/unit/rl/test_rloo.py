@@ -54,3 +54,34 @@ def test_rloo_finetune_raises_the_reward_and_touches_only_the_trainable_paramete
     moved = {n for n, p in policy.named_parameters() if not torch.equal(p, dict(reference.named_parameters())[n])}
     assert moved and all("mlp" in n for n in moved), moved
     assert all(p.requires_grad for p in policy.parameters())  # handed back fully trainable
+
+
+def test_early_stop_waits_for_the_smoothed_reward_to_stall():
+    from anthology.rl.rloo import EarlyStop
+
+    rising = EarlyStop(patience=3, min_delta=0.1, smoothing=2)
+    assert not any(rising(float(r)) for r in range(20))  # +1 a step: a new best every step
+    flat = EarlyStop(patience=3, min_delta=0.1, smoothing=2)
+    # smoothed: (-, 1.0, 1.025, 1.05, 1.075, 1.1): best 1.0 after step 2, then 3 steps within +0.1
+    stops = [flat(r) for r in (1.0, 1.0, 1.05, 1.05, 1.1)]
+    assert stops == [False, False, False, False, True]
+    never = EarlyStop(patience=0, min_delta=0.1, smoothing=2)  # patience 0: the full budget
+    assert not any(never(1.0) for _ in range(50))
+
+
+def test_rloo_finetune_stops_early_on_a_reward_that_cannot_move():
+    pytest.importorskip("transformers", reason="the llm extra is installed by make test")
+    from anthology.nets.causal_lm import LMConfig, make_llama
+    from anthology.rl.rloo import RLOOConfig, Sampling, rloo_finetune
+
+    torch.manual_seed(0)
+    reference = make_llama(LMConfig(hidden=16, layers=1, heads=2, intermediate=32, max_length=16), 10, 0, 1, 2)
+    seen, policy = [], copy.deepcopy(reference.eval())
+    cfg = RLOOConfig(steps=40, prompts=2, k=2, lr=1e-3, beta=0.0, patience=5, min_delta=0.01, smoothing=3)
+    rloo_finetune(policy, reference, list(policy.parameters())[:1], cfg,
+                  Sampling(max_new_tokens=3, eos_id=2, pad_id=0), lambda n, _g: (torch.full((n, 1), 1), torch.zeros(n, 1)),
+                  lambda tokens, _c: (torch.zeros(len(tokens)), {}), torch.Generator().manual_seed(0),
+                  lambda step, metrics: seen.append((step, metrics)))
+    # a constant reward: the first smoothed value is the best, then 5 steps without a gain
+    assert [s for s, _ in seen] == list(range(1, 9)) and seen[-1][1]["stopped_at"] == 8
+    assert all("stopped_at" not in m for _, m in seen[:-1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 from anthology.chem.objectives import OBJECTIVES
 from anthology.core.config import validate
@@ -18,16 +19,31 @@ class PretrainConfig:
     batch_size: int = 128
     lr: float = 2e-3
     warmup_steps: int = 50
-    preference_prefix: float = 0.5
-    """Share of pretraining molecules preceded by a random preference prompt (weights independent of the
-    molecule), so that the base model generates normally after one (Llama-3.2 had read numbers in text)."""
+    prefix: Literal["descriptors", "none", "random"] = "descriptors"
+    """What precedes `<s>` in a share `prefix_share` of the pretraining molecules. "descriptors": four of
+    the molecule's own `DESCRIPTORS` in random order, `<logp=0.62><rings=0.33>...<s>` (our remedy: the
+    paper's base, "none", sees only `<s>SMILES</s>`; at 0.6M parameters it then neither carries a preference
+    prompt into its hidden states nor generates after one, see the README). "random": a random preference
+    over the objectives, independent of the molecule (our first base; it learned to ignore prompts)."""
+    prefix_share: float = 0.5
 
     def __post_init__(self) -> None:
-        validate(self, lr=">0", warmup_steps=">=0", preference_prefix="[0,1]")
+        validate(self, lr=">0", warmup_steps=">=0", prefix_share="[0,1]")
 
 
-EXPERT_RL = RLConfig()
-ROUTER_RL = RLConfig(steps=60, lr=1e-3, beta=0.05)
+DESCRIPTORS = ("logp", "mw", "rings", "fsp3", "hbd", "hba", "rotb", "arom")
+"""RDKit descriptors a pretraining prefix may carry, each scaled into [0, 1] (`stages.descriptors`): none
+is a steering objective (TPSA, QED and SA are left out), so the base learns to read numbers in a prefix,
+not what the objectives' names mean."""
+
+
+EXPERT_RL = RLConfig(steps=150, patience=30, min_delta=0.02)
+"""Experts train to a plateau: up to 150 steps, stopped after 30 steps without the smoothed reward (in
+standard deviations of the objective under the base) rising 0.02 (the release: 50 logs without +0.025)."""
+ROUTER_RL = RLConfig(steps=400, lr=1e-3, beta=0.05, ppo_epochs=4, patience=40, min_delta=0.01)
+"""The router: Adam 1e-3, 64 samples a step, 4 PPO epochs (the paper's configuration), up to 400 steps
+(1,600 updates, 25,600 episodes; the paper allows 100k episodes), stopped after 40 steps without the
+smoothed reward (normalised units) rising 0.01."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,14 +65,20 @@ class RiCConfig:
 
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
-    preferences: int = 16
-    """Dirichlet(1) preferences the steering is measured on."""
+    preferences: int = 32
+    """Dirichlet(1) preferences the steering is measured on (the paper: 10)."""
     samples: int = 128
-    """Molecules sampled per preference and method."""
+    """Molecules sampled per preference and method (the paper: 2048)."""
     top_k: int = 10
+    top_p: float = 0.9
+    """Nucleus sampling at evaluation (the paper's 0.9); training samples at `Config.top_p`."""
+    bootstrap: int = 1000
+    """Resamples of the preferences for the 95% intervals on r."""
+    oracle: bool = True
+    """Also evaluate the merged model with its gates set to w at every layer and at layer 0 only."""
 
     def __post_init__(self) -> None:
-        validate(self)
+        validate(self, top_p="(0,1]")
 
 
 LM = LMConfig(hidden=128, layers=3, heads=4, intermediate=256, max_length=96)
@@ -72,6 +94,15 @@ class Config:
     router: RLConfig = ROUTER_RL
     """Router training: only the gates; reward sum_i w_i s_i(x) with w ~ Dirichlet(alpha) in the prompt."""
     dirichlet_alpha: float = 1.0
+    calibration_samples: int = 512
+    """Molecules sampled from the base and from each expert to place each objective's range: 0 at the
+    base's mean score, 1 at its expert's (router reward, MORLHF reward, scaled targets)."""
+    expert_reward: Literal["standardised", "raw"] = "standardised"
+    """Experts' reward: the score divided by its standard deviation under the base, or the raw score."""
+    router_reward: Literal["normalised", "raw"] = "normalised"
+    """Router (and MORLHF) reward sum_i w_i s_i on scores normalised per objective, or on raw scores."""
+    base_expert: bool = True
+    """Merge the base's MLPs as an extra expert (the paper's 6 experts include the base)."""
     router_init_std: float = 1.0
     """Router initialisation from hidden states (mergekit's gate_mode hidden): the gate rows are the
     directions by which each expert's one-hot preference prompt moves the hidden states, scaled so that
@@ -91,7 +122,7 @@ class Config:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        validate(self, dirichlet_alpha=">0", router_init_std=">0", temperature=">0", top_p="(0,1]", seed=">=0")
+        validate(self, dirichlet_alpha=">0", calibration_samples=">0", router_init_std=">0", temperature=">0", top_p="(0,1]", seed=">=0")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,16 +141,19 @@ PRESETS: dict[str, Config] = {
     # every reward is 0, the RLOO advantages vanish and experts, router and MORLHF never move
     "tiny": Config(pretrain=PretrainConfig(molecules=1000), expert=dataclasses.replace(TINY_RL, steps=2),
                    router=dataclasses.replace(TINY_RL, steps=2, lr=1e-3, beta=0.05),
-                   ric=RiCConfig(molecules=64, online_samples=16), eval=EvalConfig(preferences=3, samples=8),
-                   max_new_tokens=40),
+                   ric=RiCConfig(molecules=64, online_samples=16),
+                   eval=EvalConfig(preferences=3, samples=8, bootstrap=20), calibration_samples=16, max_new_tokens=40),
     "demo": Config(pretrain=PretrainConfig(molecules=30_000), expert=RLConfig(steps=12),
-                   router=RLConfig(steps=15, lr=1e-3, beta=0.05), ric=RiCConfig(molecules=3000, online_samples=256),
-                   eval=EvalConfig(preferences=15, samples=48)),
+                   router=RLConfig(steps=15, lr=1e-3, beta=0.05, ppo_epochs=4), ric=RiCConfig(molecules=3000, online_samples=256),
+                   eval=EvalConfig(preferences=16, samples=48), calibration_samples=128),
     "quick": Config(),
     "paper": Config(lm=LMConfig(hidden=512, layers=8, heads=8, intermediate=1536, max_length=128), base_model=None,
                     pretrain=PretrainConfig(molecules=1_584_663, epochs=1, batch_size=256, lr=5e-4),
-                    expert=RLConfig(steps=500, prompts=64, k=2), router=RLConfig(steps=500, prompts=64, k=2, lr=1e-3, beta=0.05),
-                    ric=RiCConfig(molecules=200_000), eval=EvalConfig(preferences=16, samples=2048)),
+                    expert=RLConfig(steps=1000, prompts=64, k=2, ppo_epochs=4, patience=50, min_delta=0.02),
+                    router=RLConfig(steps=1600, prompts=32, k=2, lr=1e-3, beta=0.05, ppo_epochs=4, patience=50,
+                                    min_delta=0.01),
+                    ric=RiCConfig(molecules=200_000), eval=EvalConfig(preferences=32, samples=2048),
+                    calibration_samples=2048),
 }
 
 REPRODUCE_PRESETS: dict[str, ReproduceConfig] = {

@@ -85,7 +85,7 @@ def generate(cfg: GenerateConfig) -> pathlib.Path:
         raise AnthologyError(f"{out} exists; results are never overwritten: choose another --out")
     check_writable(out)
     model, tokenizer = load_steerable(run)
-    objectives = tokenizer.init_kwargs.get("objectives") or objectives_of(tokenizer)
+    objectives = objectives_of(tokenizer)
     weights = parse_weights(cfg.weights, objectives)
     w = [weights[o] for o in objectives]
     prompt = prompt_ids(tokenizer, preference_prompt(objectives, w))
@@ -94,7 +94,7 @@ def generate(cfg: GenerateConfig) -> pathlib.Path:
         raise AnthologyError(f"--max-new-tokens {cfg.max_new_tokens} is longer than this model can write "
                              f"({longest} tokens after its {len(prompt)}-token prompt)")
     smiles = sample_smiles(model, tokenizer, prompt, cfg.n, torch.Generator().manual_seed(cfg.seed),
-                           prompt_only_ids(tokenizer, objectives), cfg.max_new_tokens, cfg.temperature, cfg.top_p)
+                           prompt_only_ids(tokenizer), cfg.max_new_tokens, cfg.temperature, cfg.top_p)
     scores, valid = ObjectiveScorer(objectives, cfg.data_dir)(smiles)
     weighted = scores @ np.array(w)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ and the OOD ablation.
 from __future__ import annotations
 
 import dataclasses
+import math
 import pathlib
 from collections.abc import Sequence
 from typing import Any
@@ -46,13 +47,14 @@ from anthology.nets.causal_lm import (
 )
 from anthology.tracking import Tracker, make_tracker
 
-from .config import Config
+from .config import DESCRIPTORS, Config
 from .evaluation import evaluate_steering, known_molecules, quality, sample_molecules
 from .stages import (
     METHODS,
     Context,
     Scorer,
     hf,
+    model_stats,
     pretrain,
     router_init,
     stage,
@@ -80,10 +82,13 @@ def build_models(ctx: Context, methods: Sequence[str] = METHODS) -> dict[str, An
     else:
         base = stage(ctx, "base", lambda: pretrain(ctx))
     models: dict[str, Any] = {"base": base}
+    model_stats(ctx, "base", base)
     models["experts"] = [stage(ctx, f"expert_{k}", lambda k=k: train_expert(ctx, base, k))
                          for k in range(len(cfg.objectives))]
-    merged = stage(ctx, "mol_moe_init_router",
-                   lambda: merge_into_mixtral(base, models["experts"], router_init(ctx, base)))
+    for k, expert in enumerate(models["experts"]):
+        model_stats(ctx, f"expert_{k}", expert, reference=base)
+    members = [*models["experts"], base] if cfg.base_expert else models["experts"]
+    merged = stage(ctx, "mol_moe_init_router", lambda: merge_into_mixtral(base, members, router_init(ctx, base)))
     models["mol_moe_init_router"] = merged
     models["mol_moe"] = stage(ctx, "mol_moe", lambda: train_router(ctx, merged))
     if "morlhf" in methods:
@@ -111,7 +116,7 @@ def pretrain_base(cfg: Config, out: pathlib.Path, tracker: Tracker | None = None
     """Pretrain a base model on MOSES and save it with its tokenizer to `out` (what `--base-model` loads);
     returns its loss and the validity, uniqueness and novelty of 1,000 samples."""
     corpus = load_corpus(cfg)
-    tokenizer = make_smiles_tokenizer(cfg.objectives, corpus)
+    tokenizer = make_smiles_tokenizer(cfg.objectives, corpus, DESCRIPTORS)
     run = RunDir(out)
     out.mkdir(parents=True, exist_ok=True)
     tracker = tracker or make_tracker(run, console=False, tensorboard=False)
@@ -142,26 +147,44 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     if folder is not None:
         tokenizer = hf().AutoTokenizer.from_pretrained(folder)
     else:
-        tokenizer = make_smiles_tokenizer(cfg.objectives, corpus)
+        tokenizer = make_smiles_tokenizer(cfg.objectives, corpus, DESCRIPTORS)
     scorer = ObjectiveScorer(cfg.objectives, cfg.data_dir) if scorer is None else scorer
     tracker = tracker or make_tracker(run_dir, console=False, tensorboard=False)
     ctx = Context(cfg, tokenizer, scorer, corpus, run_dir, tracker)
     if run_dir is not None:
         run_dir.write_config(cfg, "mol_moe", "custom")
         tokenizer.save_pretrained(run_dir.path / "models" / "tokenizer")
-    methods = METHODS if cfg.baselines else ("mol_moe", "rewarded_soups", "mol_moe_init_router")
+    methods = tuple(m for m in METHODS if (cfg.baselines or m not in ("morlhf", "rewards_in_context"))
+                    and (cfg.eval.oracle or not m.startswith("oracle")))
     # progress: RL steps of every stage, then one tick per evaluated preference and method
     total = len(cfg.objectives) * cfg.expert.steps + cfg.router.steps + cfg.expert.steps * ("morlhf" in methods)
     tracker.start(total + cfg.eval.preferences * len(methods), 0, f"mol_moe (seed {cfg.seed})")
     models = build_models(ctx, methods)
     known = known_molecules(corpus)
     summary, curve = evaluate_steering(ctx, models, methods, known)
-    summary = {"seed": cfg.seed, **summary}
+    summary = {"seed": cfg.seed, **summary, **expert_report(ctx),
+               **{f"train/steps_{stage}": steps for stage, steps in ctx.steps.items()}}
     tracker.close()
     if run_dir is not None:
         write_json(run_dir.path / "steering.json", curve)
         run_dir.write_summary(summary)
     return TrainResult(summary, [], {"steering": curve, "models": models, "tokenizer": tokenizer})
+
+
+def expert_report(ctx: Context) -> dict[str, float]:
+    """Per objective: its expert's gain over the base in standard errors (calibration samples), the
+    expert's KL to the base (nats per molecule) and the router's KL cost of routing fully to it (beta x
+    KL, in the units of the normalised reward, where that expert's gain is 1)."""
+    base = ctx.stats["base"]
+    out: dict[str, float] = {}
+    for k, name in enumerate(ctx.objectives):
+        expert = ctx.stats[f"expert_{k}"]
+        se = np.sqrt(base["sd"][k] ** 2 / max(base["n"], 1) + expert["sd"][k] ** 2 / max(expert["n"], 1))
+        out[f"train/expert_gain_{name}"] = expert["mean"][k] - base["mean"][k]
+        out[f"train/expert_gain_se_{name}"] = (expert["mean"][k] - base["mean"][k]) / max(se, 1e-12)
+        out[f"train/expert_kl_{name}"] = expert.get("kl", math.nan)
+        out[f"train/router_kl_cost_{name}"] = ctx.cfg.router.beta * expert.get("kl", math.nan)
+    return out
 
 
 def load_curve(run: RunDir) -> dict[str, Any]:
