@@ -37,12 +37,12 @@ is a steering objective (TPSA, QED and SA are left out), so the base learns to r
 not what the objectives' names mean."""
 
 
-EXPERT_RL = RLConfig(steps=150, patience=30, min_delta=0.02)
-"""Experts train to a plateau: up to 150 steps, stopped after 30 steps without the smoothed reward (in
+EXPERT_RL = RLConfig(steps=80, patience=20, min_delta=0.02)
+"""Experts train to a plateau: up to 80 steps, stopped after 20 steps without the smoothed reward (in
 standard deviations of the objective under the base) rising 0.02 (the release: 50 logs without +0.025)."""
-ROUTER_RL = RLConfig(steps=400, lr=1e-3, beta=0.05, ppo_epochs=4, patience=40, min_delta=0.01)
-"""The router: Adam 1e-3, 64 samples a step, 4 PPO epochs (the paper's configuration), up to 400 steps
-(1,600 updates, 25,600 episodes; the paper allows 100k episodes), stopped after 40 steps without the
+ROUTER_RL = RLConfig(steps=300, lr=1e-3, beta=0.05, ppo_epochs=4, patience=30, min_delta=0.01)
+"""The router: Adam 1e-3, 64 samples a step, 4 PPO epochs (the paper's configuration), up to 300 steps
+(1,200 updates, 19,200 episodes; the paper allows 100k episodes), stopped after 30 steps without the
 smoothed reward (normalised units) rising 0.01."""
 
 
