@@ -62,21 +62,14 @@ def corpus():
 
 def _mean_gate(ctx, moe, w, molecules):
     """Mean routing probability of each expert over every layer and molecule token, under preference w."""
-    captured = []
-    hooks = [layer.mlp.gate.register_forward_hook(lambda _m, _a, o: captured.append(o[0].softmax(-1)))
-             for layer in moe.model.layers]
+    from anthology.methods.mol_moe.networks import gate_probabilities
+
     prompt = preference_prompt(ctx.objectives, w)
     start = len(prompt_ids(ctx.tokenizer, prompt))
     ids, attention, mask = pad_batch([encode_smiles(ctx.tokenizer, s, prompt) for s in molecules],
                                      [start] * len(molecules), ctx.tokenizer.pad_token_id)
-    try:
-        with torch.no_grad():
-            moe(input_ids=ids, attention_mask=attention)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    keep = mask.reshape(-1).bool()
-    return torch.stack([g[keep] for g in captured]).mean((0, 1)).tolist()
+    keep = mask.bool()
+    return torch.stack([g[keep] for g in gate_probabilities(moe, ids, attention)]).mean((0, 1)).tolist()
 
 
 def token_task(seed=0):

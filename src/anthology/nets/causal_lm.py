@@ -113,17 +113,24 @@ def router_parameters(moe: Any) -> list[torch.nn.Parameter]:
 
 
 @torch.no_grad()
-def mlp_inputs(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> list[torch.Tensor]:
-    """The input of each layer's MLP block (the post-attention, normalised hidden state) [B, T, d]."""
+def forward_capturing(model: Any, modules: Sequence[torch.nn.Module], read: Callable[[tuple, Any], torch.Tensor],
+                      input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """One forward pass of `model`, returning `read(inputs, output)` of each module in `modules`, in call
+    order (forward hooks, removed afterwards)."""
     captured: list[torch.Tensor] = []
-    hooks = [layer.mlp.register_forward_hook(lambda _m, args, _out: captured.append(args[0].detach()))
-             for layer in model.model.layers]
+    hooks = [m.register_forward_hook(lambda _m, args, out: captured.append(read(args, out))) for m in modules]
     try:
         model(input_ids=input_ids, attention_mask=attention_mask)
     finally:
         for hook in hooks:
             hook.remove()
     return captured
+
+
+def mlp_inputs(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """The input of each layer's MLP block (the post-attention, normalised hidden state) [B, T, d]."""
+    return forward_capturing(model, [layer.mlp for layer in model.model.layers], lambda args, _out: args[0].detach(),
+                             input_ids, attention_mask)
 
 
 def interpolate_mlps(experts: Sequence[Any], weights: Sequence[float]) -> Any:

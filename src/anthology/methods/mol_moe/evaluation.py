@@ -21,12 +21,11 @@ from anthology.chem.smiles_tokenizer import (
 )
 from anthology.core.hypervolume import hypervolume
 from anthology.nets.causal_lm import (
-    continuation_mask,
     interpolate_mlps,
     sample,
 )
 
-from .networks import gate_probabilities, gate_statistics, oracle_gates
+from .networks import oracle_gates, prompted_gate_statistics
 from .stages import Context, generate, prompts_for, random_preferences
 
 # ----------------------------------------------------------------------------- evaluation
@@ -115,10 +114,10 @@ def evaluate_steering(ctx: Context, models: dict[str, Any], methods: Sequence[st
             scores, valid = ctx.scorer(smiles)
             mean = scores[valid].mean(0) if valid.any() else np.zeros(len(ctx.objectives))
             achieved.append(mean)
-            weighted = ctx.normalised(scores) @ w.numpy()
-            rewards.append(float(weighted.mean()))
-            rewards_raw.append(float((scores @ w.numpy()).mean()))
-            top.append(float(np.sort(scores @ w.numpy())[-cfg.top_k:].mean()))
+            weighted = scores @ w.numpy()
+            rewards.append(float((ctx.normalised(scores) @ w.numpy()).mean()))
+            rewards_raw.append(float(weighted.mean()))
+            top.append(float(np.sort(weighted)[-cfg.top_k:].mean()))
             qualities.append(quality(smiles, known))
             ctx.log("eval", len(qualities), {"method_index": float(methods.index(method))})
         achieved_arr = np.array(achieved)
@@ -181,9 +180,7 @@ def gate_report(ctx: Context, moe: Any, weights: torch.Tensor, generator: torch.
     w = weights.repeat_interleave(per_preference, 0)
     prompts = prompts_for(ctx, w)
     tokens, _ = generate(ctx, moe, prompts, generator)
-    mask = continuation_mask(tokens, ctx.tokenizer.eos_token_id)
-    gates = gate_probabilities(moe, torch.cat([prompts, tokens], 1), torch.cat([torch.ones_like(prompts), mask.long()], 1))
-    return gate_statistics(gates, torch.cat([torch.zeros_like(prompts, dtype=torch.float), mask], 1), w)
+    return prompted_gate_statistics(moe, prompts, tokens, ctx.tokenizer.eos_token_id, w)
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from anthology.chem.smiles_tokenizer import WEIGHT_LEVELS, names_of, weight_tokens
-from anthology.nets.causal_lm import make_llama
+from anthology.nets.causal_lm import continuation_mask, forward_capturing, make_llama
 
 from .config import Config
 
@@ -86,18 +86,20 @@ def oracle_gates(moe: Any, weights: Sequence[float], layers: Sequence[int] | Non
             hook.remove()
 
 
-@torch.no_grad()
 def gate_probabilities(moe: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> list[torch.Tensor]:
     """Each layer's gate probabilities [B, T, n_experts] on a batch (the router's softmax)."""
-    captured: list[torch.Tensor] = []
-    hooks = [layer.mlp.gate.register_forward_hook(lambda _m, _a, out: captured.append(out[0].float().softmax(-1)))
-             for layer in moe.model.layers]
-    try:
-        moe(input_ids=input_ids, attention_mask=attention_mask)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return [g.view(*input_ids.shape, -1) for g in captured]
+    gates = forward_capturing(moe, [layer.mlp.gate for layer in moe.model.layers],
+                              lambda _args, out: out[0].float().softmax(-1), input_ids, attention_mask)
+    return [g.view(*input_ids.shape, -1) for g in gates]
+
+
+def prompted_gate_statistics(moe: Any, prompts: torch.Tensor, tokens: torch.Tensor, eos_id: int,
+                             weights: torch.Tensor) -> dict[str, float]:
+    """`gate_statistics` of `moe` on continuations `tokens` [B, T] of `prompts` [B, P] carrying `weights`
+    [B, K], counted over the molecule's tokens up to its EOS."""
+    mask = continuation_mask(tokens, eos_id)
+    gates = gate_probabilities(moe, torch.cat([prompts, tokens], 1), torch.cat([torch.ones_like(prompts), mask.long()], 1))
+    return gate_statistics(gates, torch.cat([torch.zeros_like(prompts, dtype=torch.float), mask], 1), weights)
 
 
 def gate_statistics(gates: Sequence[torch.Tensor], mask: torch.Tensor, weights: torch.Tensor) -> dict[str, float]:

@@ -42,11 +42,10 @@ from anthology.tracking import Tracker
 from .config import DESCRIPTORS, Config, RLConfig
 from .networks import (
     FixedRows,
-    gate_probabilities,
-    gate_statistics,
     make_base,
     preference_rows,
     prompt_only_ids,
+    prompted_gate_statistics,
 )
 
 Scorer = Callable[[Sequence[str]], tuple[np.ndarray, np.ndarray]]
@@ -357,13 +356,9 @@ def train_router(ctx: Context, merged: Any, rl: RLConfig | None = None, name: st
     def reward(tokens: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         smiles = [decode_smiles(ctx.tokenizer, row) for row in tokens.tolist()]
         scores, valid = ctx.scorer(smiles)
-        prompts = prompts_for(ctx, w)
-        mask = continuation_mask(tokens, s.eos_id)
-        gates = gate_probabilities(policy, torch.cat([prompts, tokens], 1),
-                                   torch.cat([torch.ones_like(prompts), mask.long()], 1))
-        molecule = torch.cat([torch.zeros_like(prompts, dtype=torch.float), mask], 1)
         kept = scores[valid] if valid.any() else np.zeros((1, len(ctx.objectives)))
-        metrics = {"validity": float(valid.mean()), **gate_statistics(gates, molecule, w),
+        metrics = {"validity": float(valid.mean()),
+                   **prompted_gate_statistics(policy, prompts_for(ctx, w), tokens, s.eos_id, w),
                    **{f"score_{o}": float(kept[:, k].mean()) for k, o in enumerate(ctx.objectives)}}
         return ctx.preference_reward(scores, w), metrics
 
