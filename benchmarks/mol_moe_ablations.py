@@ -4,6 +4,8 @@ router retrained with one setting changed, each evaluated on the run's 32 test p
 - lr 3e-4 and 3e-3 (the paper's 1e-3 in the run): the learning-rate sweep;
 - beta 0 and 0.2 (0.05 in the run);
 - the raw reward sum_i w_i s_i instead of the normalised one;
+- an invalid molecule scored at the base's mean (0 normalised) instead of 0 raw (-8 to -13 normalised on
+  QED and SA): tests whether the router learns validity rather than the preference;
 - the experts merged without the base as an extra expert (re-merged, router re-initialised);
 - our first budget: 30 steps x 4 PPO epochs = 120 updates, no early stopping (the run: up to 1,600).
 
@@ -47,6 +49,7 @@ def variants(cfg: Config) -> dict[str, Config]:
         "beta 0": dataclasses.replace(cfg, router=dataclasses.replace(router, beta=0.0)),
         "beta 0.2": dataclasses.replace(cfg, router=dataclasses.replace(router, beta=0.2)),
         "raw reward": dataclasses.replace(cfg, router_reward="raw"),
+        "invalid = base mean": dataclasses.replace(cfg, invalid_reward="neutral"),
         "no base expert": dataclasses.replace(cfg, base_expert=False),
         "120 updates": dataclasses.replace(cfg, router=dataclasses.replace(router, steps=30, patience=0)),
     }

@@ -91,7 +91,7 @@ def main(run_arg: str | None = None) -> None:
         policy = copy.deepcopy(models["base"])
         weights = torch.tensor(w)
         return S.reinforce(ctx, policy, models["base"], mlp_parameters(policy), cfg.expert, S.bos_prompts(ctx),
-                           lambda scores, _c: torch.as_tensor(scores, dtype=torch.float) @ weights, "morlhf")
+                           lambda scores, _v, _c: torch.as_tensor(scores, dtype=torch.float) @ weights, "morlhf")
     steer(f"morlhf (retrain, {cfg.expert.steps} RLOO steps)", retrain, False)
 
     # sampling throughput of the Mol-MoE model, molecules per second (no scoring)

@@ -101,6 +101,11 @@ class Config:
     """Experts' reward: the score divided by its standard deviation under the base, or the raw score."""
     router_reward: Literal["normalised", "raw"] = "normalised"
     """Router (and MORLHF) reward sum_i w_i s_i on scores normalised per objective, or on raw scores."""
+    invalid_reward: Literal["zero", "neutral"] = "zero"
+    """What an invalid molecule scores in the router's and MORLHF's reward: 0 on every raw objective (as
+    the scorers give it: -lo/span in normalised units, in the quick run -8 to -13 on QED and SA, -0.3 to
+    -1.1 on TPSA and sEH), or the base's mean on each (0 in normalised units: validity neither rewarded
+    nor punished)."""
     base_expert: bool = True
     """Merge the base's MLPs as an extra expert (the paper's 6 experts include the base)."""
     router_init_std: float = 1.0

@@ -104,8 +104,12 @@ class Context:
         lo, span = self.ranges()
         return (scores - lo) / span
 
-    def preference_reward(self, scores: np.ndarray, w: torch.Tensor) -> torch.Tensor:
-        """sum_i w_i s_i(x), on normalised scores (`router_reward` "normalised") or raw ones [N]."""
+    def preference_reward(self, scores: np.ndarray, valid: np.ndarray, w: torch.Tensor) -> torch.Tensor:
+        """sum_i w_i s_i(x), on normalised scores (`router_reward` "normalised") or raw ones [N]. An
+        invalid molecule scores 0 on every raw objective (`invalid_reward` "zero") or the base's mean
+        ("neutral": validity neither rewarded nor punished)."""
+        if self.cfg.invalid_reward == "neutral":
+            scores = np.where(valid[:, None], scores, self.ranges()[0][None, :])
         values = self.normalised(scores) if self.cfg.router_reward == "normalised" else scores
         return (torch.as_tensor(values, dtype=torch.float) * w).sum(1)
 
@@ -252,12 +256,13 @@ def generate(ctx: Context, model: Any, prompts: torch.Tensor, generator: torch.G
 
 
 def reinforce(ctx: Context, policy: Any, reference: Any, trainable: list[torch.nn.Parameter], rl: RLConfig,
-              make_prompts: Prompts, reward: Callable[[np.ndarray, torch.Tensor], torch.Tensor], stage_name: str) -> Any:
-    """RLOO (`rl.rloo.rloo_finetune`) on the molecules' scores: reward(scores [N, K], context of each
-    sample [N, ...]) -> [N], sampled as `generate` draws."""
+              make_prompts: Prompts, reward: Callable[[np.ndarray, np.ndarray, torch.Tensor], torch.Tensor],
+              stage_name: str) -> Any:
+    """RLOO (`rl.rloo.rloo_finetune`) on the molecules' scores: reward(scores [N, K], valid [N], context
+    of each sample [N, ...]) -> [N], sampled as `generate` draws."""
     def score(tokens: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         scores, valid = ctx.scorer([decode_smiles(ctx.tokenizer, row) for row in tokens.tolist()])
-        return reward(scores, context), {"validity": float(valid.mean())}
+        return reward(scores, valid, context), {"validity": float(valid.mean())}
 
     return rloo_finetune(policy, reference, trainable, rl, ctx.sampling, make_prompts, score, ctx.generator(stage_name),
                          lambda step, metrics: ctx.log(stage_name, step, metrics))
@@ -291,7 +296,7 @@ def train_expert(ctx: Context, base: Any, k: int, rl: RLConfig | None = None, na
     if ctx.cfg.expert_reward == "standardised":
         scale = 1.0 / max(model_stats(ctx, "base", base)["sd"][k], 1e-3)
     return reinforce(ctx, policy, base, mlp_parameters(policy), rl or ctx.cfg.expert, bos_prompts(ctx),
-                     lambda scores, _c: torch.as_tensor(scores[:, k] * scale, dtype=torch.float), name or f"expert_{k}")
+                     lambda scores, _v, _c: torch.as_tensor(scores[:, k] * scale, dtype=torch.float), name or f"expert_{k}")
 
 
 def train_morlhf(ctx: Context, base: Any) -> Any:
@@ -300,7 +305,7 @@ def train_morlhf(ctx: Context, base: Any) -> Any:
     policy = copy.deepcopy(base)
     uniform = torch.full((len(ctx.objectives),), 1.0 / len(ctx.objectives))
     return reinforce(ctx, policy, base, mlp_parameters(policy), ctx.cfg.expert, bos_prompts(ctx),
-                     lambda scores, _c: ctx.preference_reward(scores, uniform), "morlhf")
+                     lambda scores, valid, _c: ctx.preference_reward(scores, valid, uniform), "morlhf")
 
 
 def router_init(ctx: Context, base: Any) -> list[torch.Tensor]:
@@ -360,7 +365,7 @@ def train_router(ctx: Context, merged: Any, rl: RLConfig | None = None, name: st
         metrics = {"validity": float(valid.mean()),
                    **prompted_gate_statistics(policy, prompts_for(ctx, w), tokens, s.eos_id, w),
                    **{f"score_{o}": float(kept[:, k].mean()) for k, o in enumerate(ctx.objectives)}}
-        return ctx.preference_reward(scores, w), metrics
+        return ctx.preference_reward(scores, valid, w), metrics
 
     return rloo_finetune(policy, merged, router_parameters(policy), rl or ctx.cfg.router, s, preference_prompts(ctx),
                          reward, ctx.generator(name), lambda step, metrics: ctx.log(name, step, metrics))
