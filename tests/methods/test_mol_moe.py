@@ -302,3 +302,24 @@ def test_pretraining_descriptors_are_the_molecules_own_scaled_into_the_unit_inte
     benzoic = dict(zip(DESCRIPTORS, values[1], strict=True))
     assert (benzoic["rings"], benzoic["arom"], benzoic["fsp3"]) == pytest.approx((1 / 6, 1 / 4, 0.0))
     assert not values[2].any()
+
+
+@pytest.mark.parametrize("router_reward", ["normalised", "raw"])
+def test_preference_reward_normalises_by_the_experts_range_and_scores_invalid_molecules_as_configured(router_reward):
+    def context(invalid_reward):
+        cfg = dataclasses.replace(TINY, objectives=("qed", "sa"), router_reward=router_reward, invalid_reward=invalid_reward)
+        ctx = S.Context(cfg, None, None, [], None, None)
+        ctx.stats.update({"base": {"mean": [0.8, 0.5]}, "expert_0": {"mean": [0.9, 0.0]}, "expert_1": {"mean": [0.0, 0.7]}})
+        return ctx
+
+    scores = np.array([[0.9, 0.5], [0.8, 0.7], [0.0, 0.0]])  # expert 0's mean, expert 1's mean, invalid
+    valid = np.array([True, True, False])
+    w = torch.tensor([[1.0, 0.0], [0.25, 0.75], [0.5, 0.5]])
+    zero, neutral = (context(m).preference_reward(scores, valid, w) for m in ("zero", "neutral"))
+    if router_reward == "normalised":  # 0 at the base's mean, 1 at the objective's own expert's
+        assert zero[:2].tolist() == pytest.approx([1.0, 0.75])
+        assert zero[2].item() == pytest.approx(0.5 * -0.8 / 0.1 + 0.5 * -0.5 / 0.2)  # raw 0 sits far below
+        assert neutral.tolist() == pytest.approx([1.0, 0.75, 0.0])  # invalid = the base's mean
+    else:
+        assert zero.tolist() == pytest.approx([0.9, 0.725, 0.0])
+        assert neutral.tolist() == pytest.approx([0.9, 0.725, 0.65])
