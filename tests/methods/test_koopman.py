@@ -18,7 +18,7 @@ from anthology.core.config import override
 from anthology.core.errors import AnthologyError
 from anthology.core.run_dir import RunDir
 from anthology.envs.dynamical_systems import generate_trajectories, integrate, make_system
-from anthology.methods.koopman import PRESETS, train
+from anthology.methods.koopman import PRESETS, REPRODUCE_PRESETS, train
 from anthology.methods.koopman.config import ModelConfig
 from anthology.methods.koopman.losses import koopman_loss
 from anthology.methods.koopman.networks import (
@@ -215,3 +215,51 @@ def test_sigkill_then_cli_resume_gives_the_uninterrupted_summary(tmp_path):
 def test_window_longer_than_the_data_is_a_user_error():
     with pytest.raises(AnthologyError, match=r"must not exceed data\.train_steps"):
         train(override(TINY, **{"loss.window": 500}))
+
+
+def _fake_results(system, seeds, test, val, growth=1.0):
+    """Summaries whose every metric at period k is test[k] (val[k] on validation starts), plus seed noise."""
+    out = []
+    for seed in seeds:
+        s = {"system": system, "model": "koopman", "seed": seed, "eval/spectral_radius": growth}
+        for k, name in ((0, "none"), (1, "1"), (5, "5"), (50, "50")):
+            for metric in ("mse@100", "mse@1000", "vpt"):
+                s[f"eval/k={name}/{metric}"] = test[k] + 0.01 * seed
+                s[f"eval/val/k={name}/{metric}"] = val[k] + 0.01 * seed
+        out.append({"summary": s})
+    return out
+
+
+def test_the_judge_picks_k_on_validation_starts_and_judges_chaos_by_valid_prediction_time():
+    from anthology.methods.koopman.reproduce import build_table, chosen_period, judge
+
+    rcfg = override(REPRODUCE_PRESETS["quick"], systems=("duffing", "lorenz63"), models=("koopman",),
+                    **{"train.eval.reencode_periods": (0, 1, 5, 50)})
+    # duffing: k=5 is best on test, k=50 on validation; k=50 still beats both extremes on test
+    duffing = _fake_results("duffing", rcfg.seeds, {0: 1.2, 1: 30.0, 5: 0.5, 50: 0.8}, {0: 1.2, 1: 30.0, 5: 0.9, 50: 0.7})
+    # lorenz63: the same numbers read as VPT (higher is better): validation picks k=5, which loses to none
+    lorenz = _fake_results("lorenz63", rcfg.seeds, {0: 2.0, 1: 0.1, 5: 1.5, 50: 3.0}, {0: 2.0, 1: 0.1, 5: 4.0, 50: 3.0})
+    rows = build_table(rcfg, duffing + lorenz)
+    assert chosen_period(rcfg, rows, "duffing") == 50 and chosen_period(rcfg, rows, "lorenz63") == 5
+    holds, evidence = judge(rcfg, rows)
+    assert "duffing mse@1000: k=50" in evidence and "lorenz63 vpt: k=5" in evidence, evidence
+    assert "(not better on every seed)" in evidence.split("lorenz63")[1] and "diverged: k=1" in evidence
+    assert not holds  # 1 of 2 systems is not a majority
+
+
+def test_the_cheetah_is_evaluated_over_its_200_step_episodes_and_judged_at_mse_200(tmp_path):
+    from anthology.methods.koopman.reproduce import build_table, horizons, judge, make_jobs
+
+    rcfg = override(REPRODUCE_PRESETS["quick"], systems=("duffing", "cheetah"), models=("koopman",), seeds=(0, 1),
+                    **{"train.eval.reencode_periods": (0, 1, 5, 50)})
+    assert horizons(rcfg, "duffing") == [100, 1000] and horizons(rcfg, "cheetah") == [100, 200]
+    jobs = {(j.cfg.system, j.cfg.seed): j.cfg for j in make_jobs(rcfg, RunDir(tmp_path))}
+    assert jobs[("cheetah", 0)].data.test_steps == 200 and jobs[("cheetah", 0)].eval.horizons == (100, 200)
+    assert jobs[("duffing", 0)].data.test_steps == 1000
+    results = _fake_results("duffing", rcfg.seeds, {0: 1.2, 1: 30.0, 5: 0.5, 50: 0.8}, {0: 1.2, 1: 30.0, 5: 0.5, 50: 0.8})
+    for r in _fake_results("cheetah", rcfg.seeds, {0: 3.0, 1: 2.0, 5: 1.0, 50: 2.5}, {0: 3.0, 1: 2.0, 5: 1.0, 50: 2.5}):
+        s = r["summary"]
+        s.update({k.replace("mse@1000", "mse@200"): v for k, v in s.items() if "mse@1000" in k})
+        results.append({"summary": {k: v for k, v in s.items() if "mse@1000" not in k}})
+    holds, evidence = judge(rcfg, build_table(rcfg, results))
+    assert holds and "cheetah mse@200: k=5 1" in evidence, evidence

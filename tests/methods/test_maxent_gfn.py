@@ -1,5 +1,6 @@
 """Maximum-entropy GFlowNets: smoke, determinism, gradients, learning, learned n, resume, bad input."""
 
+import importlib
 import json
 import math
 
@@ -139,3 +140,45 @@ def test_incompatible_choices_are_user_errors():
         train(override(TINY, algorithm="soft_q", backward="free"))
     with pytest.raises(AnthologyError, match="maxent_learned"):
         train(override(TINY, backward="maxent", env=EnvConfig(ndim=2, height=4, blocked=0.2)))
+
+
+def test_gsql_puts_the_max_ent_rewards_telescoped_sum_on_the_exit():
+    """Exact: along any trajectory the per-step rewards log P_B(s|s') = log n(s) - log n(s') of the max-ent
+    P_B sum to -log n(x), which GSQL adds to the exit's log R(x) instead; both MDPs give every trajectory
+    the same return, hence the same soft optimum."""
+    env = make_env(EnvConfig(ndim=3, height=5))
+    torch.manual_seed(0)
+    policy = GFlowNetPolicy(env.input_dim, env.n_actions, env.n_backward_actions, 16, 1)
+    trajs = sample_trajectories(env, policy, 64, torch.Generator().manual_seed(0))
+    scores = score_trajectories(env, policy, trajs, "maxent")
+    per_step = scores.log_pb.double().sum(0)  # exit and padding transitions carry 0
+    torch.testing.assert_close(per_step, -env.log_n(trajs.terminal), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("reward", ["per_step", "gsql", "naive"])
+def test_every_soft_q_reward_trains_and_gsql_needs_the_max_ent_backward_policy(reward):
+    s = train(override(TINY, algorithm="soft_q", backward="maxent", soft_q_reward=reward)).summary
+    assert s["soft_q_reward"] == reward and math.isfinite(s["eval/l1"])
+    if reward == "gsql":
+        with pytest.raises(AnthologyError, match="backward maxent"):
+            train(override(TINY, algorithm="soft_q", backward="uniform", soft_q_reward="gsql"))
+
+
+@pytest.mark.parametrize("reward", ["per_step", "gsql", "naive"])
+def test_each_soft_q_reward_hands_the_loss_its_own_move_and_exit_rewards(reward, monkeypatch):
+    train_module = importlib.import_module("anthology.methods.maxent_gfn.train")  # the package's `train` is the function
+    cfg = override(TINY, algorithm="soft_q", backward="maxent", soft_q_reward=reward)
+    env = make_env(cfg.env)
+    torch.manual_seed(0)
+    policy = GFlowNetPolicy(env.input_dim, env.n_actions, env.n_backward_actions, 16, 1)
+    trajs = sample_trajectories(env, policy, 32, torch.Generator().manual_seed(0))
+    scores = score_trajectories(env, policy, trajs, "maxent")
+    seen = {}
+    monkeypatch.setattr(train_module, "soft_q_loss", lambda *args, **kw: (seen.update(step=args[4], exit=args[5])
+                                                                         or (torch.zeros(()), {})))
+    gflownet_loss(cfg, torch.zeros(()), trajs, scores, policy, env)
+    log_n = env.log_n(trajs.terminal).float()
+    expected_step = scores.log_pb if reward == "per_step" else torch.zeros_like(scores.log_pb)
+    expected_exit = trajs.log_reward.float() - (log_n if reward == "gsql" else 0.0)
+    torch.testing.assert_close(seen["step"], expected_step)
+    torch.testing.assert_close(seen["exit"], expected_exit)

@@ -3,7 +3,9 @@
 Systems used by the Koopman reencoding paper (Fathi et al., ICLR 2024): Duffing, pendulum,
 Lotka-Volterra, Lorenz-63 and the parabolic attractor, whose exact 3-D Koopman embedding
 (x1, x2, x1^2) is exposed so tests can check rollouts against an exact answer. `forced_duffing`
-adds a control input held constant over each step (zero-order hold).
+adds a control input held constant over each step (zero-order hold). `cheetah` is the paper's experiment
+with actions: the MuJoCo half-cheetah (dm_control's `cheetah`, the `control` extra) driven by random and
+noisy action sequences, as in D4RL's random datasets, simulated rather than integrated.
 
 Trajectories are generated (never downloaded) in one batched `solve_ivp` call and cached as `.npz`
 under `$ANTHOLOGY_CACHE` (default `~/.cache/anthology`), keyed by everything that defines them.
@@ -26,20 +28,25 @@ from anthology.core.run_dir import cache_root
 
 Rhs = Callable[[np.ndarray, np.ndarray | None], np.ndarray]  # (x [N, d], u [N, m] | None) -> dx/dt [N, d]
 Sampler = Callable[[np.random.Generator, int], np.ndarray]  # (rng, n) -> x0 [n, d]
+Simulator = Callable[[int, int, int], "Trajectories"]  # (n, steps, seed) -> trajectories
 
 
 @dataclasses.dataclass(frozen=True)
 class DynamicalSystem:
-    """An ODE dx/dt = f(x, u), its time step and how to draw initial conditions."""
+    """An ODE dx/dt = f(x, u), its time step and how to draw initial conditions; or a simulator that
+    returns whole trajectories (`simulate`, then `rhs` and `sample_initial` are None)."""
 
     name: str
     state_dim: int
     dt: float
-    rhs: Rhs
-    sample_initial: Sampler
+    rhs: Rhs | None
+    sample_initial: Sampler | None
     control_dim: int = 0
     lyapunov_exponent: float | None = None  # largest one, for valid prediction time on chaotic systems
     description: str = ""
+    simulate: Simulator | None = None
+    max_steps: int | None = None
+    """Longest evaluation rollout a reproduction uses (an episode's length; None: the config's)."""
 
 
 # ---- right-hand sides (vectorised over a batch of states) -------------------------------------------
@@ -113,6 +120,37 @@ def _lorenz_initial(rng: np.random.Generator, n: int) -> np.ndarray:
     return integrate(_lorenz63, start, dt=20.0, steps=1)[:, -1]
 
 
+# ---- the half-cheetah under random actions (the paper's D4RL-style experiment with actions) ------------
+
+CHEETAH_ACTION_REPEAT = 5  # D4RL's HalfCheetah: 5 physics steps of 0.01 s per action, dt = 0.05
+CHEETAH_NOISE_CORRELATION, CHEETAH_NOISE_SCALE = 0.9, 0.6
+
+
+def _cheetah(n: int, steps: int, seed: int) -> Trajectories:
+    """n episodes of `steps` actions from the task's own random initial states (joint angles drawn, then
+    settled). Even episodes take uniform random actions (D4RL's random policy); odd ones a temporally
+    correlated noisy policy, a_t = clip(rho a_{t-1} + sqrt(1 - rho^2) sigma eps_t), which moves the body
+    further. States are the 17 observations (joint positions without the root's x, and velocities)."""
+    from anthology.envs.control_suite import make_control_suite
+
+    env = make_control_suite("cheetah-run", seed=seed, action_repeat=CHEETAH_ACTION_REPEAT)
+    rng = np.random.default_rng(seed)
+    states = np.empty((n, steps + 1, 17))
+    controls = np.empty((n, steps, 6))
+    rho, sigma = CHEETAH_NOISE_CORRELATION, CHEETAH_NOISE_SCALE
+    for i in range(n):
+        states[i, 0], _ = env.reset()
+        action = np.zeros(6)
+        for t in range(steps):
+            if i % 2 == 0:
+                action = rng.uniform(-1.0, 1.0, 6)
+            else:
+                action = np.clip(rho * action + np.sqrt(1 - rho**2) * sigma * rng.standard_normal(6), -1.0, 1.0)
+            controls[i, t] = action
+            states[i, t + 1], *_ = env.step(action)
+    return Trajectories(states, controls)
+
+
 SYSTEMS: dict[str, DynamicalSystem] = {s.name: s for s in [
     DynamicalSystem("duffing", 2, 0.01, _duffing, _uniform([-1.5, -1.0], [1.5, 1.0]),
                     description="unforced Duffing oscillator x'' = x - x^3 (two wells)"),
@@ -126,6 +164,8 @@ SYSTEMS: dict[str, DynamicalSystem] = {s.name: s for s in [
                     description="slow-manifold attractor mu=-0.1, lambda=-1, exact 3-D Koopman embedding"),
     DynamicalSystem("forced_duffing", 2, 0.01, _duffing, _uniform([-1.5, -1.0], [1.5, 1.0]), control_dim=1,
                     description="Duffing with a force u held constant over each step"),
+    DynamicalSystem("cheetah", 17, 0.01 * CHEETAH_ACTION_REPEAT, None, None, control_dim=6, simulate=_cheetah,
+                    max_steps=200, description="MuJoCo half-cheetah (dm_control) under random and noisy actions"),
 ]}
 
 
@@ -204,6 +244,7 @@ def trajectory_key(system: DynamicalSystem, n: int, steps: int, seed: int) -> st
     return json.dumps({"system": system.name, "state_dim": system.state_dim, "control_dim": system.control_dim,
                        "dt": system.dt, "n": n, "steps": steps, "seed": seed,
                        "rhs": code_fingerprint(system.rhs), "initial": code_fingerprint(system.sample_initial),
+                       "simulate": code_fingerprint(system.simulate),
                        "integrate": code_fingerprint(integrate), "v": 2})
 
 
@@ -216,10 +257,15 @@ def generate_trajectories(system: DynamicalSystem, n: int, steps: int, seed: int
     if use_cache and path.exists():
         with np.load(path, allow_pickle=False) as data:
             return Trajectories(data["states"], data.get("controls", None))
-    rng = np.random.default_rng(seed)
-    x0 = system.sample_initial(rng, n)
-    controls = rng.uniform(-1.0, 1.0, size=(n, steps, system.control_dim)) if system.control_dim else None
-    states = integrate(system.rhs, x0, system.dt, steps, controls)
+    if system.simulate is not None:
+        data = system.simulate(n, steps, seed)
+        states, controls = data.states, data.controls
+    else:
+        assert system.rhs is not None and system.sample_initial is not None
+        rng = np.random.default_rng(seed)
+        x0 = system.sample_initial(rng, n)
+        controls = rng.uniform(-1.0, 1.0, size=(n, steps, system.control_dim)) if system.control_dim else None
+        states = integrate(system.rhs, x0, system.dt, steps, controls)
     if use_cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.stem + ".tmp.npz")

@@ -92,3 +92,28 @@ def test_the_trajectory_cache_is_keyed_by_the_equations_and_their_parameters(mon
     code = "from anthology.envs import dynamical_systems as ds; print(ds.trajectory_key(ds.make_system('lorenz63'), 4, 10, 0))"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert other == ds.trajectory_key(make_system("lorenz63"), 4, 10, 0)
+
+
+def test_the_cheetah_is_simulated_from_its_actions_deterministically_by_seed():
+    pytest.importorskip("dm_control", reason="the control extra (dm_control, mujoco) is installed by make test")
+    system = make_system("cheetah")
+    a = generate_trajectories(system, 4, 30, seed=0, use_cache=False)
+    assert a.states.shape == (4, 31, 17) and a.controls.shape == (4, 30, 6) and np.abs(a.controls).max() <= 1.0
+    assert np.array_equal(a.states, generate_trajectories(system, 4, 30, seed=0, use_cache=False).states)
+    b = generate_trajectories(system, 4, 30, seed=1, use_cache=False)
+    assert not np.array_equal(a.states[:, 0], b.states[:, 0]) and not np.array_equal(a.controls, b.controls)
+    # the noisy policy's actions are correlated in time, the random policy's are not
+    lag = [np.corrcoef(a.controls[i, :-1].ravel(), a.controls[i, 1:].ravel())[0, 1] for i in range(4)]
+    assert abs(lag[0]) < 0.3 and abs(lag[2]) < 0.3 and lag[1] > 0.6 and lag[3] > 0.6
+    # the actions drive the body: replaying episode 0's start with other actions changes what follows
+    from anthology.envs.control_suite import make_control_suite
+
+    env = make_control_suite("cheetah-run", seed=0, action_repeat=5)
+    first, _ = env.reset()
+    assert np.array_equal(first, a.states[0, 0])
+    replay = np.stack([env.step(u)[0] for u in a.controls[0, :10]])
+    assert np.allclose(replay, a.states[0, 1:11])
+    env = make_control_suite("cheetah-run", seed=0, action_repeat=5)
+    assert np.array_equal(env.reset()[0], first)
+    other = np.stack([env.step(-u)[0] for u in a.controls[0, :10]])
+    assert np.abs(other - replay).max() > 0.1

@@ -7,7 +7,7 @@ from typing import Literal
 
 from anthology.core.config import check, validate
 
-SystemName = Literal["duffing", "pendulum", "lotka_volterra", "lorenz63", "parabolic", "forced_duffing"]
+SystemName = Literal["duffing", "pendulum", "lotka_volterra", "lorenz63", "parabolic", "forced_duffing", "cheetah"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +37,8 @@ class DataConfig:
     """Steps per training trajectory; windows of `LossConfig.window` steps are drawn from them."""
     n_test: int = 50
     """Test initial conditions."""
+    n_val: int = 50
+    """Validation initial conditions (a third stream): where a reproduction picks the period k."""
     test_steps: int = 1000
     """Length of the evaluation rollouts (the longest horizon)."""
     seed: int = 0
@@ -138,7 +140,7 @@ REPRODUCE_PRESETS: dict[str, ReproduceConfig] = {
     "tiny": ReproduceConfig(PRESETS["tiny"], systems=("duffing", "parabolic"), seeds=(0,), workers=1),
     "demo": ReproduceConfig(PRESETS["demo"], systems=("duffing", "pendulum"), seeds=(0,)),
     "quick": ReproduceConfig(PRESETS["quick"], systems=("duffing", "pendulum", "lotka_volterra", "lorenz63",
-                                                        "parabolic"), seeds=(0, 1, 2)),
+                                                        "parabolic", "cheetah"), seeds=(0, 1, 2)),
     "paper": ReproduceConfig(PRESETS["paper"], systems=("duffing", "pendulum", "lotka_volterra", "lorenz63",
-                                                        "parabolic"), seeds=(0, 1, 2, 3, 4)),
+                                                        "parabolic", "cheetah"), seeds=(0, 1, 2, 3, 4)),
 }

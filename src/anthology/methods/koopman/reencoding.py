@@ -67,12 +67,12 @@ def valid_prediction_time(pred: torch.Tensor, truth: torch.Tensor, std: torch.Te
 
 def evaluate(model: LatentModel, states: torch.Tensor, periods: tuple[int, ...], horizons: tuple[int, ...],
              vpt_threshold: float, dt: float, lyapunov_exponent: float | None,
-             controls: torch.Tensor | None = None) -> tuple[dict[str, float], dict[str, np.ndarray],
-                                                           dict[str, np.ndarray]]:
+             controls: torch.Tensor | None = None, prefix: str = "eval/") -> tuple[dict[str, float], dict[str, np.ndarray],
+                                                                                dict[str, np.ndarray]]:
     """Roll out from every test initial condition at every period k.
 
-    Returns (metrics `eval/k=<k>/mse@<h>` and `eval/k=<k>/vpt`, per-step MSE curves per k, and the first
-    test trajectory's prediction per k for phase portraits)."""
+    Returns (metrics `<prefix>k=<k>/mse@<h>` and `<prefix>k=<k>/vpt`, per-step MSE curves per k, and the
+    first trajectory's prediction per k for phase portraits)."""
     std = model.normalizer.std
     steps = states.shape[1] - 1
     metrics: dict[str, float] = {}
@@ -85,7 +85,7 @@ def evaluate(model: LatentModel, states: torch.Tensor, periods: tuple[int, ...],
         curves[name] = curve
         portraits[name] = pred[0].cpu().numpy()
         for h in horizons:
-            metrics[f"eval/k={name}/mse@{min(h, steps)}"] = mse_at(curve, min(h, steps))
-        metrics[f"eval/k={name}/vpt"] = valid_prediction_time(pred, states, std, vpt_threshold, dt,
+            metrics[f"{prefix}k={name}/mse@{min(h, steps)}"] = mse_at(curve, min(h, steps))
+        metrics[f"{prefix}k={name}/vpt"] = valid_prediction_time(pred, states, std, vpt_threshold, dt,
                                                               lyapunov_exponent)
     return metrics, curves, portraits

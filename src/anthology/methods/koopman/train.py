@@ -24,6 +24,7 @@ from .networks import KoopmanAutoencoder, make_model
 from .reencoding import evaluate
 
 TEST_SEED_OFFSET = 1_000_003  # test initial conditions come from a different stream than training ones
+VAL_SEED_OFFSET = 2_000_003  # and validation ones from a third
 EVALUATION_FILE = "evaluation.safetensors"
 
 
@@ -72,10 +73,12 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     first state of a window and sums alignment, reconstruction and prediction losses; at inference the
     latent is re-encoded every k steps, z <- E(D(z)). `cfg.model.kind = "mlp"` swaps the linear
     generator for a residual MLP (the nonlinear-latent baseline). After training, every period in
-    `cfg.eval.reencode_periods` is evaluated on held-out initial conditions.
+    `cfg.eval.reencode_periods` is evaluated on held-out test initial conditions (`eval/k=...`) and on
+    validation ones (`eval/val/k=...`, where a reproduction chooses k).
 
     CLI: `anthology train koopman --preset demo --system lorenz63`.
-    Left out: the paper's D4RL/MuJoCo experiments and its control use of the model.
+    `--system cheetah` is the paper's experiment with actions (a MuJoCo body under random actions).
+    Left out: the paper's control use of the model.
 
     When `run_dir` holds a checkpoint, training resumes from it and ends with the same result as an
     uninterrupted run of the same config.
@@ -90,9 +93,12 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     train_data = generate_trajectories(system, cfg.data.n_train, cfg.data.train_steps, seed=cfg.data.seed)
     test_data = generate_trajectories(system, cfg.data.n_test, cfg.data.test_steps,
                                       seed=cfg.data.seed + TEST_SEED_OFFSET)
+    val_data = generate_trajectories(system, cfg.data.n_val, cfg.data.test_steps,
+                                     seed=cfg.data.seed + VAL_SEED_OFFSET)
 
     train_states, train_controls = as_tensors(train_data, device)
     test_states, test_controls = as_tensors(test_data, device)
+    val_states, val_controls = as_tensors(val_data, device)
     model = make_model(cfg.model, system.state_dim, system.dt, system.control_dim).to(device)
     model.normalizer.fit(train_states)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -129,6 +135,10 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     metrics, curves, portraits = evaluate(model, test_states, cfg.eval.reencode_periods, cfg.eval.horizons,
                                           cfg.eval.vpt_threshold, system.dt, system.lyapunov_exponent,
                                           test_controls)
+    val_metrics, _, _ = evaluate(model, val_states, cfg.eval.reencode_periods, cfg.eval.horizons,
+                                 cfg.eval.vpt_threshold, system.dt, system.lyapunov_exponent, val_controls,
+                                 prefix="eval/val/")
+    metrics |= val_metrics
     with torch.no_grad():
         final_window = sample_windows(train_states, train_controls, cfg.loss.window, cfg.batch_size, generator)
         final_loss, final_info = koopman_loss(model, final_window, cfg.loss.align, cfg.loss.reconstruction,

@@ -12,7 +12,7 @@ METHOD = MethodSpec(
     paper="Mohammadpour, Bengio, Frejinger, Bacon. Maximum entropy GFlowNets with soft Q-learning. AISTATS 2024",
     claim=CLAIM,
     reproduces="exact L1 and trajectory entropy on the 4-D hypergrid for TB with uniform, free, max-ent and "
-               "learned max-ent backward policies, and soft Q-learning with the corrected vs the naive reward",
+               "learned max-ent backward policies, and soft Q-learning with the per-step, GSQL and naive rewards",
     config_cls=Config,
     presets=PRESETS,
     train=train,

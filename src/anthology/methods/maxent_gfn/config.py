@@ -9,6 +9,7 @@ from anthology.core.config import check, validate
 
 Algorithm = Literal["tb", "db", "subtb", "soft_q"]
 Backward = Literal["uniform", "free", "maxent", "maxent_learned"]
+SoftQReward = Literal["per_step", "gsql", "naive"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,8 +37,11 @@ class Config:
     """P_B: uniform over parents, free (learned by the GFlowNet loss), maxent (n(s)/n(s') from the
     environment's path counts), or maxent_learned (a log n head trained by the n-loss, detached in the
     GFlowNet loss)."""
-    soft_q_reward: Literal["corrected", "naive"] = "corrected"
-    """soft_q only: each move earns log P_B(s|s') (corrected, exact) or 0 (naive, samples n(x)R(x))."""
+    soft_q_reward: SoftQReward = "per_step"
+    """soft_q only: per_step: each move earns log P_B(s|s'); gsql (the paper's GSQL, max-ent P_B only):
+    moves earn 0 and the exit from x earns log R(x) - log n(x), the same total telescoped onto the last
+    move; naive: moves earn 0 and the exit log R(x), which samples n(x)R(x). The first two have the same
+    exact optimum, R(x)/Z."""
     n_loss: Literal["transition", "subtb", "tb"] = "transition"
     """maxent_learned only: the flow-balance loss of the inverted MDP that trains log n and P_B."""
     n_loss_weight: float = 1.0
@@ -70,7 +74,9 @@ class Variant:
     name: str
     algorithm: Algorithm
     backward: Backward
-    soft_q_reward: Literal["corrected", "naive"] = "corrected"
+    soft_q_reward: SoftQReward = "per_step"
+    env: EnvConfig | None = None
+    """Another grid than the reproduction's (the exploration experiment's)."""
 
 
 VARIANTS: tuple[Variant, ...] = (
@@ -78,9 +84,15 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("tb free", "tb", "free"),
     Variant("tb maxent", "tb", "maxent"),
     Variant("tb maxent learned", "tb", "maxent_learned"),
-    Variant("soft-q corrected (gsql)", "soft_q", "maxent", "corrected"),
+    Variant("soft-q per-step log P_B", "soft_q", "maxent", "per_step"),
+    Variant("soft-q gsql", "soft_q", "maxent", "gsql"),
     Variant("soft-q naive", "soft_q", "maxent", "naive"),
 )
+EXPLORATION_GRID = EnvConfig(ndim=2, height=64, r0=1e-3)
+"""A grid where modes are hard to find (on 4-D height 8, every sampler finds all 16 modes)."""
+EXPLORATION_VARIANTS: tuple[Variant, ...] = tuple(
+    Variant(f"{name} (2-D h64, r0 1e-3)", "tb", backward, env=EXPLORATION_GRID)
+    for name, backward in (("tb uniform", "uniform"), ("tb free", "free"), ("tb maxent", "maxent")))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +100,8 @@ class ReproduceConfig:
     train: Config
     seeds: tuple[int, ...]
     variants: tuple[str, ...] = tuple(v.name for v in VARIANTS)
+    exploration: tuple[str, ...] = tuple(v.name for v in EXPLORATION_VARIANTS)
+    """Runs on `EXPLORATION_GRID` for the modes-found curves (reported, not judged)."""
     workers: int = 2
 
     def __post_init__(self) -> None:
@@ -103,8 +117,8 @@ PRESETS: dict[str, Config] = {
 }
 
 REPRODUCE_PRESETS: dict[str, ReproduceConfig] = {
-    "tiny": ReproduceConfig(PRESETS["tiny"], seeds=(0,), workers=1),
-    "demo": ReproduceConfig(PRESETS["demo"], seeds=(0,)),
+    "tiny": ReproduceConfig(PRESETS["tiny"], seeds=(0,), workers=1, exploration=()),
+    "demo": ReproduceConfig(PRESETS["demo"], seeds=(0,), exploration=()),
     "quick": ReproduceConfig(PRESETS["quick"], seeds=(0, 1, 2)),
     "paper": ReproduceConfig(PRESETS["paper"], seeds=(0, 1, 2, 3, 4)),
 }

@@ -47,6 +47,8 @@ def check_config(cfg: Config) -> None:
     if cfg.algorithm == "soft_q" and cfg.backward == "free":
         raise AnthologyError("soft_q needs a fixed backward policy for its rewards; use --backward uniform, "
                              "maxent or maxent_learned")
+    if cfg.algorithm == "soft_q" and cfg.soft_q_reward == "gsql" and cfg.backward != "maxent":
+        raise AnthologyError("gsql telescopes the max-ent P_B's rewards into -log n(x); use --backward maxent")
     if cfg.backward == "maxent" and cfg.env.blocked > 0:
         raise AnthologyError("with blocked cells n(s) has no closed form; use --backward maxent_learned")
 
@@ -70,9 +72,12 @@ def gflownet_loss(cfg: Config, log_z: torch.Tensor, trajs: Trajectories, scores:
         with torch.no_grad():
             target_q = target(env.to_input(flat)).forward_logits.reshape(steps + 1, batch, -1)
         fmask = env.forward_mask(flat).reshape(steps + 1, batch, -1)
-        reward = log_pb if cfg.soft_q_reward == "corrected" else torch.zeros_like(log_pb)
+        reward = log_pb if cfg.soft_q_reward == "per_step" else torch.zeros_like(log_pb)
+        exit_reward = trajs.log_reward.float()
+        if cfg.soft_q_reward == "gsql":  # sum_t log n(s_t)/n(s_t+1) = -log n(x), all of it on the exit
+            exit_reward = exit_reward - env.log_n(trajs.terminal).float()
         loss, info = soft_q_loss(scores.output.forward_logits, target_q, fmask, trajs.actions, reward,
-                                 trajs.log_reward.float(), trajs.valid, trajs.is_exit, cfg.munchausen_alpha)
+                                 exit_reward, trajs.valid, trajs.is_exit, cfg.munchausen_alpha)
     if cfg.backward == "maxent_learned":
         n_loss, n_info = path_count_loss(scores.log_n, scores.log_pb_learned, trajs.lengths, cfg.n_loss,
                                          cfg.subtb_lambda)
@@ -116,7 +121,8 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     n(s)/n(s'), from the path counts n, makes the sampler's trajectory entropy maximal. It is given by the
     environment (`backward=maxent`) or learned (`maxent_learned`: a log n head trained by an n-loss).
     `algorithm=soft_q` trains the same network as a soft Q-function on the MDP whose moves earn
-    log P_B(s|s') (exact) or 0 (naive, biased towards n(x)R(x)). Every `eval_every` iterations the
+    log P_B(s|s') (per_step), 0 with -log n(x) added on the exit (gsql, the paper's), or 0 (naive, biased
+    towards n(x)R(x)). Every `eval_every` iterations the
     sampler is evaluated exactly by dynamic programming over all states.
 
     CLI: `anthology train maxent_gfn --preset demo --backward uniform`.
