@@ -16,7 +16,7 @@ from anthology.gfn.exact import build_graph
 from anthology.gfn.path_count import path_count_loss
 from anthology.gfn.policy import GFlowNetPolicy
 from anthology.gfn.sampler import sample_trajectories, score_trajectories
-from anthology.methods.maxent_gfn import PRESETS, EnvConfig, train
+from anthology.methods.maxent_gfn import PRESETS, REPRODUCE_PRESETS, EnvConfig, train
 from anthology.methods.maxent_gfn.train import gflownet_loss, make_env
 from anthology.testing import (
     KillAtStep,
@@ -182,3 +182,62 @@ def test_each_soft_q_reward_hands_the_loss_its_own_move_and_exit_rewards(reward,
     expected_exit = trajs.log_reward.float() - (log_n if reward == "gsql" else 0.0)
     torch.testing.assert_close(seen["step"], expected_step)
     torch.testing.assert_close(seen["exit"], expected_exit)
+
+
+def _judged_rows(rcfg, **changes):
+    """A table on which every part of the judge holds on 3 seeds; `changes` maps (variant, metric) names
+    joined by '/' to other per-seed values."""
+    from anthology.core.claims import summarize
+    from anthology.methods.maxent_gfn.reproduce import setting_of
+
+    values = {
+        "tb maxent/entropy": [10.5, 10.45, 10.55], "tb maxent/l1": [0.05, 0.06, 0.05],
+        "tb maxent learned/entropy": [10.4, 10.45, 10.5], "tb maxent learned/l1": [0.06, 0.06, 0.05],
+        "tb maxent learned/log_n_error_max": [0.2, 0.3, 0.1], "tb maxent learned/log_n_error_mean": [0.02] * 3,
+        "tb uniform/entropy": [9.0, 9.05, 8.95], "tb uniform/l1": [0.05, 0.05, 0.06],
+        "tb free/entropy": [8.5, 9.5, 9.0], "tb free/l1": [0.05, 0.05, 0.05],
+        "soft-q per-step log P_B/l1": [0.05, 0.06, 0.07], "soft-q gsql/l1": [0.1, 0.2, 0.15],
+        "soft-q naive/l1": [1.9, 1.9, 1.9], "soft-q naive/l1_to_naive_target": [0.1, 0.1, 0.1],
+        "exact optimum, maxent P_B/entropy": [10.5], "exact optimum, uniform P_B/entropy": [9.0],
+    } | changes
+    setting = setting_of(rcfg.train.env)
+    return [summarize(setting, *key.split("/"), v) for key, v in values.items()]
+
+
+@pytest.mark.parametrize("broken", [
+    None,
+    "tb free/entropy",  # part 1: on one seed the free P_B's entropy above the max-ent's
+    "tb maxent/l1",  # part 1: max-ent at more than 25% above the uniform's L1 on one seed
+    "tb uniform/entropy",  # part 2: one seed 0.2 nats off its own optimum
+    "tb maxent learned/log_n_error_max",  # part 3
+    "soft-q gsql/l1",  # part 4
+    "soft-q naive/l1_to_naive_target",  # part 5
+])
+def test_the_judge_fails_when_any_of_its_five_parts_fails_on_one_seed(broken):
+    from anthology.methods.maxent_gfn.reproduce import judge
+
+    rcfg = REPRODUCE_PRESETS["quick"]
+    bad = {"tb free/entropy": [8.5, 10.5, 9.0], "tb maxent/l1": [0.05, 0.07, 0.05],
+           "tb uniform/entropy": [9.0, 9.2, 8.95], "tb maxent learned/log_n_error_max": [0.2, 0.6, 0.1],
+           "soft-q gsql/l1": [0.1, 0.4, 0.15], "soft-q naive/l1_to_naive_target": [0.1, 0.3, 0.1]}
+    holds, evidence = judge(rcfg, _judged_rows(rcfg, **({broken: bad[broken]} if broken else {})))
+    assert holds == (broken is None), evidence
+    assert evidence.count("does not hold") == (broken is not None)
+
+
+def test_exploration_runs_use_their_own_grid_and_are_reported_not_judged(tmp_path):
+    from anthology.core.run_dir import RunDir
+    from anthology.methods.maxent_gfn.config import EXPLORATION_GRID, EXPLORATION_VARIANTS
+    from anthology.methods.maxent_gfn.reproduce import build_table, judge, make_jobs, setting_of
+
+    rcfg = override(REPRODUCE_PRESETS["paper"], seeds=(0,), variants=("tb maxent",))
+    jobs = make_jobs(rcfg, RunDir(tmp_path))
+    assert [j.cfg.env for j in jobs] == [rcfg.train.env] + [EXPLORATION_GRID] * len(EXPLORATION_VARIANTS)
+    summary = {"seed": 0, "eval/l1": 0.1, "eval/entropy": 5.0, "eval/modes_found": 3.0, "eval/log_z_error": 0.0,
+               "eval/l1_to_naive_target": 1.0}
+    rows = build_table(rcfg, [{"variant": j.variant, "summary": summary} for j in jobs], {
+        "optimal_entropy_maxent": 10.5, "optimal_entropy_uniform": 9.0, "naive_target_l1": 1.9})
+    explore = [r for r in rows if r.setting == setting_of(EXPLORATION_GRID)]
+    assert {r.metric for r in explore} == {"l1", "entropy", "modes_found"} and len(explore) == 3 * len(EXPLORATION_VARIANTS)
+    quick = REPRODUCE_PRESETS["quick"]
+    assert quick.exploration == () and judge(quick, _judged_rows(quick) + explore)[0]
