@@ -1,7 +1,8 @@
 """LambdaZero's strategy and its baselines, one round each, in one table (`STRATEGIES`).
 
-Every round spends oracle calls through `Search.label`. Round 0 (the seed set) is the same for all: the
-first molecules of the random stream (`Screen`). After it:
+Every round spends oracle calls through `Search.label`, only on admissible molecules (every constraint
+met). Round 0 (the seed set) is the same for all: the first admissible molecules of the random stream
+(`Screen`). After it:
 - lambdazero: PPO episodes rewarded by the proxy's UCB reward propose molecules, the acquisition sends
   the best by reward to the oracle and the proxy is refit (`active_learning_round`);
 - random_policy_al: the same acquisition over random fragment molecules;
