@@ -158,14 +158,15 @@ PRESETS: dict[str, Config] = {
                     random_proposals_per_round=100_000),
 }
 
-_SEARCHES = ("lambdazero (ppo + al, kappa 1)", "lambdazero kappa 0", "random policy + al", "rl on oracle",
-             "screen fragment molecules")
+_PAPERS = ("lambdazero (ppo + al, kappa 1)", "random policy + al", "rl on oracle")  # the paper's arms
+_SEARCHES = (*_PAPERS, "lambdazero kappa 0", "screen fragment molecules")  # and our two
 REPRODUCE_PRESETS: dict[str, ReproduceConfig] = {
     "tiny": ReproduceConfig(PRESETS["tiny"], seeds=(0,), workers=1, screen_pool=400,
                             variants=("lambdazero (ppo + al, kappa 1)", "screen fragment molecules")),
     "demo": ReproduceConfig(PRESETS["demo"], seeds=(0,), screen_pool=5000,
                             variants=("lambdazero (ppo + al, kappa 1)", "random policy + al")),
-    "quick": ReproduceConfig(PRESETS["quick"], seeds=(0, 1, 2), variants=_SEARCHES),
+    # quick runs the paper's arms (about 45 minutes on 2 cores); long adds kappa 0 and the fragment screen
+    "quick": ReproduceConfig(PRESETS["quick"], seeds=(0, 1, 2), variants=_PAPERS),
     "long": ReproduceConfig(PRESETS["long"], seeds=(0, 1, 2, 3, 4), variants=_SEARCHES),
     "vina": ReproduceConfig(PRESETS["vina"], seeds=(0, 1, 2), workers=1,
                             variants=("lambdazero (ppo + al, kappa 1)", "screen fragment molecules", "screen moses")),
