@@ -61,12 +61,6 @@ def screening_calls(pool: np.ndarray, thresholds: Sequence[float], k: int = 10, 
     return np.where(reachable, calls / orders, np.inf)
 
 
-def speedups(screen: np.ndarray, search: np.ndarray) -> np.ndarray:
-    """Per-threshold ratio screen calls / search calls [..., T]. A search that never reached T counts as
-    having spent its whole budget and a little more, so pass it the budget for a conservative ratio."""
-    return np.asarray(screen, dtype=float) / np.asarray(search, dtype=float)
-
-
 def bootstrap_lower(values: Sequence[float], resamples: int = 10_000, level: float = 0.95, seed: int = 0) -> float:
     """The lower end of the percentile bootstrap interval of the mean over seeds (one-sided at `level`)."""
     v = np.asarray(values, dtype=float)
