@@ -135,17 +135,18 @@ def _cheetah(n: int, steps: int, seed: int) -> Trajectories:
 
     env = make_control_suite("cheetah-run", seed=seed, action_repeat=CHEETAH_ACTION_REPEAT)
     rng = np.random.default_rng(seed)
-    states = np.empty((n, steps + 1, 17))
-    controls = np.empty((n, steps, 6))
+    m = env.action_space.shape[0]
+    states = np.empty((n, steps + 1, env.observation_space.shape[0]))
+    controls = np.empty((n, steps, m))
     rho, sigma = CHEETAH_NOISE_CORRELATION, CHEETAH_NOISE_SCALE
     for i in range(n):
         states[i, 0], _ = env.reset()
-        action = np.zeros(6)
+        action = np.zeros(m)
         for t in range(steps):
             if i % 2 == 0:
-                action = rng.uniform(-1.0, 1.0, 6)
+                action = rng.uniform(-1.0, 1.0, m)
             else:
-                action = np.clip(rho * action + np.sqrt(1 - rho**2) * sigma * rng.standard_normal(6), -1.0, 1.0)
+                action = np.clip(rho * action + np.sqrt(1 - rho**2) * sigma * rng.standard_normal(m), -1.0, 1.0)
             controls[i, t] = action
             states[i, t + 1], *_ = env.step(action)
     return Trajectories(states, controls)
