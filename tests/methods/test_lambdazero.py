@@ -16,7 +16,7 @@ from anthology.cli import main
 from anthology.core.config import override
 from anthology.core.errors import AnthologyError
 from anthology.core.run_dir import RunDir
-from anthology.methods.lambdazero import PRESETS, train
+from anthology.methods.lambdazero import PRESETS, REPRODUCE_PRESETS, train
 from anthology.methods.lambdazero.networks import FragmentActorCritic
 from anthology.methods.lambdazero.search import elu2, make_mdp, ramp
 from anthology.methods.lambdazero.strategies import Learner, collect_episodes
@@ -124,8 +124,10 @@ def test_tiny_reproduction_through_the_cli(shared_data, tmp_path, capsys):
     assert main(["reproduce", "lambdazero", "--preset", "tiny", "--runs", str(tmp_path), "--quiet"]) == 0
     (reproduction,) = list((tmp_path / "lambdazero" / "tiny").iterdir())
     claim = json.loads((reproduction / "claim.json").read_text())
-    assert {r["variant"] for r in claim["table"]} == {"lambdazero (ppo + al, kappa 1)", "screen fragment molecules"}
+    assert {r["variant"] for r in claim["table"]} == {"lambdazero (ppo + al, kappa 1)", "screen fragment molecules",
+                                                      "screen moses pool (expected)"}
     assert (reproduction / "top10_vs_oracle_calls.png").is_file()
+    assert (reproduction / "calls_to_reach_top10.png").is_file()
     assert "lambdazero: holds=" in capsys.readouterr().out
 
 
@@ -138,3 +140,43 @@ def test_user_mistakes_get_one_line_errors(tiny, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("ANTHOLOGY_CACHE", str(tmp_path / "cache"))
     with pytest.raises(AnthologyError, match="anthology data fetch"):
         train(override(TINY, **{"oracle.cache": str(tmp_path / "c.sqlite")}))
+
+
+def _labels(scores):
+    return [{"score": float(s), "satisfied": True} for s in scores]
+
+
+def _results(variant, seeds, make_scores):
+    from anthology.methods.lambdazero.search import top_k_means
+
+    out = []
+    for seed in seeds:
+        scores = make_scores(seed)
+        out.append({"variant": variant, "labels": _labels(scores),
+                    "summary": {"seed": seed, "eval/top10": top_k_means(scores)["top10"], "satisfying": len(scores)}})
+    return out
+
+
+@pytest.mark.parametrize("broken", [None, "screen finds it fast", "random + al as good"])
+def test_the_judge_compares_calls_to_reach_lambdazeros_median_top10(broken):
+    import numpy as np
+
+    from anthology.methods.lambdazero.reproduce import LAMBDAZERO, RANDOM_AL, build_table, judge
+
+    rcfg = override(REPRODUCE_PRESETS["quick"], variants=(LAMBDAZERO, RANDOM_AL), **{"train.budget": 100, "train.seed_molecules": 20})
+    rng = np.random.default_rng(0)
+    # LambdaZero: scores climb towards 8 over its 100 calls; random + AL climbs towards 7
+    climb = lambda top: (lambda seed: top * (1 - np.exp(-np.arange(1, 101) / 25)) + rng.normal(0, 0.05, 100))  # noqa: E731
+    results = _results(LAMBDAZERO, rcfg.seeds, climb(8.0))
+    results += _results(RANDOM_AL, rcfg.seeds, climb(8.0 if broken == "random + al as good" else 7.0))
+    # a screen of 3,000 scores: its top-10 mean is near 7.9, reached only deep into the pool
+    pool = rng.normal(7.0 if broken == "screen finds it fast" else 5.0, 0.7, 3000)
+    rows = build_table(rcfg, results, pool)
+    holds, evidence = judge(rcfg, rows)
+    assert holds == (broken is None), evidence
+    speedup, growth, random_al = evidence.split("; ")
+    assert speedup.endswith("(does not hold)") == (broken == "screen finds it fast")
+    assert random_al.startswith("top-10") and ("(does not hold)" in random_al) == (broken == "random + al as good")
+    assert "(holds)" in growth or broken == "screen finds it fast"
+    star = [r for r in rows if r.variant == LAMBDAZERO and r.metric.startswith("reached_")][-1]
+    assert star.values == (1.0, 1.0, 1.0) or sum(star.values) >= 2  # the median seed reaches its own T*

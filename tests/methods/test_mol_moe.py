@@ -165,24 +165,23 @@ def test_the_merged_mixture_steers_a_task_built_for_it_and_the_trained_gates_fol
     cfg = token_task(seed=0)
     result = train(cfg, scorer=carbon_share, corpus=corpus)
     ctx = S.Context(cfg, result.artifacts["tokenizer"], carbon_share, corpus, None, None)
-    gap, gate = {}, {}
-    for name in ("mol_moe", "mol_moe_init_router"):  # trained router / the same merge before router training
-        model = result.artifacts["models"][name]
-        generator = torch.Generator().manual_seed(0)
-        share = {w: carbon_share(E.sample_molecules(ctx, model, w, 128, generator))[0][:, 0].mean()
-                 for w in ((1.0, 0.0), (0.0, 1.0))}
-        gap[name] = share[(1.0, 0.0)] - share[(0.0, 1.0)]
-        gates = {w: _mean_gate(ctx, model, w, corpus[:32]) for w in share}
-        gate[name] = gates[(1.0, 0.0)][0] - gates[(0.0, 1.0)][0]
-    # aliphatic share of 128 samples under w = (1, 0) minus under w = (0, 1), seed 0 (issue 13's pipeline:
-    # normalised rewards, the base as an extra expert, a base pretrained with descriptor prefixes):
-    #   trained router 0.020, initial router 0.106; expert 0's mean gate difference 0.107 and 0.132.
-    # The merged mixture steers on this task and the trained gates still follow w, but router training
-    # no longer improves on the initial router: the finding of the quick rerun too (mol_moe/README.md).
-    # (Before issue 13, seeds 0-4 gave trained 0.765, 0.117, 0.046, 0.051, 0.017.)
-    assert gap["mol_moe_init_router"] > 0.05
-    assert gap["mol_moe"] > 0.005
-    assert gate["mol_moe"] > 0.05
+    model = result.artifacts["models"]["mol_moe"]
+    generator = torch.Generator().manual_seed(0)
+    share = {w: carbon_share(E.sample_molecules(ctx, model, w, 128, generator))[0][:, 0].mean()
+             for w in ((1.0, 0.0), (0.0, 1.0))}
+    gap = share[(1.0, 0.0)] - share[(0.0, 1.0)]
+    gates = {w: _mean_gate(ctx, model, w, corpus[:32]) for w in share}
+    gate = gates[(1.0, 0.0)][0] - gates[(0.0, 1.0)][0]
+    # gap: aliphatic share of 128 samples under w = (1, 0) minus under w = (0, 1); gate: expert 0's mean
+    # gate under w = (1, 0) minus under w = (0, 1). token_task seeds 0-4 (issue 13's pipeline: normalised
+    # rewards, the base as an extra expert, a base pretrained with descriptor prefixes):
+    #   trained router  gap 0.020 0.041 0.110 0.338 0.218   gate 0.107 0.033 0.088 0.250 0.133
+    #   initial router  gap 0.106 0.037 0.050 0.220 -0.010  gate 0.132 0.060 0.096 0.370 -0.007
+    # so training helps on some seeds and not others (as in the quick rerun, mol_moe/README.md) and the
+    # initial router is not asserted on. A router that ignores w (both prompts (0.5, 0.5)) gives gate
+    # exactly 0 and gap 0.0004 on seed 0 (-0.018 for the initial merge): both assertions fail.
+    assert gap > 0.01
+    assert gate > 0.02
 
 
 def test_train_and_generate_through_the_cli(shared_data, tmp_path, capsys):

@@ -1,7 +1,7 @@
 """A learned stand-in for an expensive oracle, with uncertainty, for active learning (LambdaZero's proxy).
 
 `SurrogateEnsemble` is an ensemble of small MLPs on Morgan fingerprints, each trained from its own
-initialisation on a bootstrap resample of the labels; its mean and standard deviation give the upper
+initialisation on all labels (a deep ensemble) or on a bootstrap resample; its mean and standard deviation give the upper
 confidence bound UCB(x) = mu(x) + kappa * sigma(x) that LambdaZero's policy is rewarded with.
 `acquire` picks the top-k unlabelled candidates by UCB times a discount (LambdaZero's QED and
 synthesisability ramps), never a molecule already labelled.
@@ -32,24 +32,28 @@ def fingerprint_matrix(smiles: Sequence[str]) -> torch.Tensor:
 
 class SurrogateEnsemble:
     def __init__(self, members: int = 5, hidden: tuple[int, ...] = (256, 256), epochs: int = 60,
-                 batch_size: int = 64, lr: float = 1e-3, seed: int = 0) -> None:
-        self.members, self.hidden, self.epochs = members, hidden, epochs
+                 batch_size: int = 64, lr: float = 1e-3, seed: int = 0, bootstrap: bool = True) -> None:
+        self.members, self.hidden, self.epochs, self.bootstrap = members, hidden, epochs, bootstrap
         self.batch_size, self.lr, self.seed = batch_size, lr, seed
         self.net: EnsembleMLP | None = None
         self.mean, self.std = 0.0, 1.0
 
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> SurrogateEnsemble:
-        """Refit from scratch on all labels (x [N, F], y [N]); member e sees its own bootstrap resample."""
+        """Refit from scratch on all labels (x [N, F], y [N]); with `bootstrap` member e sees its own
+        bootstrap resample, else every member sees all labels in its own order (a deep ensemble)."""
         generator = torch.Generator().manual_seed(self.seed)
         torch.manual_seed(self.seed)
         self.mean, self.std = float(y.mean()), float(y.std().clamp_min(1e-6)) if len(y) > 1 else 1.0
         target = (y - self.mean) / self.std
         self.net = EnsembleMLP(self.members, x.shape[1], self.hidden, 1)
-        optimizer = torch.optim.Adam(self.net.parameters(), lr=self.lr)
+        optimizer = torch.optim.Adam(self.net.parameters(), lr=self.lr, fused=True)  # 2x faster on CPU
         n = x.shape[0]
-        boot = torch.randint(n, (self.members, n), generator=generator)  # [E, N] bootstrap indices
+        boot = torch.randint(n, (self.members, n), generator=generator) if self.bootstrap else None  # [E, N]
         for _ in range(self.epochs):
-            order = boot[:, torch.randperm(n, generator=generator)]
+            if boot is not None:
+                order = boot[:, torch.randperm(n, generator=generator)]
+            else:  # every member sees every label, each in its own order
+                order = torch.argsort(torch.rand(self.members, n, generator=generator), dim=1)
             for start in range(0, n, self.batch_size):
                 idx = order[:, start:start + self.batch_size]  # [E, B]
                 prediction = self.net(x[idx])[..., 0]  # [E, B]

@@ -71,6 +71,19 @@ class Config:
     qed_ramp: tuple[float, float] = (0.2, 0.5)
     sa_ramp: tuple[float, float] = (4.0, 6.5)
     """c_SA = ramp of 10 - SA between these (RDKit SA replaces LambdaZero's Chemprop synthesisability model)."""
+    mw_window: tuple[float, float] = (250.0, 350.0)
+    """Molecular weight a molecule must have to count (MOSES's own range, so that every arm searches the
+    same space: the proxy's score grows with size). Part of the discount: c_MW ramps from 0.01 at
+    `mw_ramp` outside the window to 1 inside it."""
+    mw_ramp: float = 50.0
+    max_alerts: int = 0
+    """PAINS and Brenk structural alerts a molecule may carry to count; above it c_alert = 0.01."""
+    uncertainty: Literal["deep_ensemble", "bootstrap"] = "deep_ensemble"
+    """The proxy's sigma: an ensemble of MLPs trained on all labels from their own initialisations (a deep
+    ensemble), or each on a bootstrap resample (until 2026-12-01; its sigma did not track the error)."""
+    random_proposals_per_round: int = 3200
+    """random_policy_al: random molecules proposed per round, of which `acquire_per_round` are acquired
+    (the paper's config_randpolicy ratio, 256 of 25,600)."""
     ensemble: int = 5
     proxy_hidden: tuple[int, ...] = (256, 256)
     proxy_epochs: int = 60
@@ -88,9 +101,10 @@ class Config:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        validate(self, seed_molecules=">=1", kappa=">=0", qed_ramp="[0,1]", sa_ramp="any", lr=">0", clip=">0", entropy_coef=">=0", gae_lambda="[0,1]", seed=">=0")
+        validate(self, seed_molecules=">=1", kappa=">=0", qed_ramp="[0,1]", sa_ramp="any", max_alerts=">=0", lr=">0", clip=">0", entropy_coef=">=0", gae_lambda="[0,1]", seed=">=0")
         check(self.qed_ramp[0] < self.qed_ramp[1] and self.sa_ramp[0] < self.sa_ramp[1],
                 f"qed_ramp {self.qed_ramp} and sa_ramp {self.sa_ramp} must each rise (low < high)")
+        check(0 < self.mw_window[0] < self.mw_window[1], f"mw_window {self.mw_window} must rise from above 0")
         check(self.seed_molecules <= self.budget, f"seed_molecules = {self.seed_molecules} exceeds the budget of "
                 f"{self.budget} oracle calls")
 
@@ -119,7 +133,10 @@ VARIANTS: tuple[Variant, ...] = (
 class ReproduceConfig:
     train: Config
     seeds: tuple[int, ...]
-    variants: tuple[str, ...] = tuple(v.name for v in VARIANTS)
+    variants: tuple[str, ...] = tuple(v.name for v in VARIANTS if v.strategy != "screen_moses")
+    screen_pool: int = 30_000
+    """MOSES molecules drawn for the screening pool (those that meet the constraints are scored once by a
+    cheap oracle; a docking oracle screens through the `screen moses` arm instead)."""
     workers: int = 2
 
     def __post_init__(self) -> None:
@@ -131,22 +148,29 @@ VINA_PAPER = dataclasses.replace(VINA, exhaustiveness=8)
 
 PRESETS: dict[str, Config] = {
     "tiny": Config(budget=48, seed_molecules=16, acquire_per_round=16, proposals_per_round=32, episodes_per_update=16,
-                   proxy_epochs=10, hidden=16, mp_steps=2, ensemble=3, proxy_hidden=(32,),
-                   mdp=MDPConfig(max_blocks=4)),
-    "demo": Config(budget=400, seed_molecules=100, proposals_per_round=128),
+                   random_proposals_per_round=64, proxy_epochs=10, hidden=16, mp_steps=2, ensemble=3,
+                   proxy_hidden=(32,), mdp=MDPConfig(max_blocks=4)),
+    "demo": Config(budget=200, seed_molecules=64, proposals_per_round=128, random_proposals_per_round=640,
+                   proxy_epochs=30),
     "quick": Config(),
+    "long": Config(budget=2000),
     "vina": Config(oracle=VINA, budget=320, seed_molecules=64, acquire_per_round=32, proposals_per_round=256),
-    "paper": Config(oracle=VINA_PAPER, budget=10_000, seed_molecules=2000, proposals_per_round=1000, mp_steps=6),
+    "paper": Config(oracle=VINA_PAPER, budget=10_000, seed_molecules=2000, proposals_per_round=1000, mp_steps=6,
+                    random_proposals_per_round=100_000),
 }
 
+_PAPERS = ("lambdazero (ppo + al, kappa 1)", "random policy + al", "rl on oracle")  # the paper's arms
+_SEARCHES = (*_PAPERS, "lambdazero kappa 0", "screen fragment molecules")  # and our two
 REPRODUCE_PRESETS: dict[str, ReproduceConfig] = {
-    "tiny": ReproduceConfig(PRESETS["tiny"], seeds=(0,), workers=1,
+    "tiny": ReproduceConfig(PRESETS["tiny"], seeds=(0,), workers=1, screen_pool=400,
                             variants=("lambdazero (ppo + al, kappa 1)", "screen fragment molecules")),
-    "demo": ReproduceConfig(PRESETS["demo"], seeds=(0,),
-                            variants=("lambdazero (ppo + al, kappa 1)", "random policy + al", "rl on oracle",
-                                      "screen fragment molecules")),
-    "quick": ReproduceConfig(PRESETS["quick"], seeds=(0, 1, 2)),
-    "vina": ReproduceConfig(PRESETS["vina"], seeds=(0,), workers=1,
-                            variants=("lambdazero (ppo + al, kappa 1)", "screen fragment molecules")),
-    "paper": ReproduceConfig(PRESETS["paper"], seeds=(0, 1, 2), workers=1),
+    "demo": ReproduceConfig(PRESETS["demo"], seeds=(0,), screen_pool=2000,
+                            variants=("lambdazero (ppo + al, kappa 1)", "random policy + al")),
+    # quick runs the paper's arms (about 45 minutes on 2 cores); long adds kappa 0 and the fragment screen
+    "quick": ReproduceConfig(PRESETS["quick"], seeds=(0, 1, 2), variants=_PAPERS),
+    "long": ReproduceConfig(PRESETS["long"], seeds=(0, 1, 2, 3, 4), variants=_SEARCHES),
+    "vina": ReproduceConfig(PRESETS["vina"], seeds=(0, 1, 2), workers=1,
+                            variants=("lambdazero (ppo + al, kappa 1)", "screen fragment molecules", "screen moses")),
+    "paper": ReproduceConfig(PRESETS["paper"], seeds=(0, 1, 2), workers=1,
+                             variants=(*_SEARCHES, "screen moses")),
 }

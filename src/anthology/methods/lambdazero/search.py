@@ -15,7 +15,7 @@ import torch
 from anthology.chem.data import DATA_FILES, data_file
 from anthology.chem.fragments import FragmentMDP, FragmentState, load_blocks
 from anthology.chem.oracles import CachedOracle, OracleCache, ProxyOracle, VinaOracle
-from anthology.chem.scoring import canonical_smiles, score_smiles
+from anthology.chem.scoring import canonical_smiles, molecular_weights, score_smiles
 from anthology.chem.surrogate import SurrogateEnsemble, fingerprint_matrix
 from anthology.core.errors import AnthologyError
 from anthology.core.run_dir import RunDir
@@ -77,19 +77,27 @@ def normalised(cfg: Config, scores: np.ndarray) -> np.ndarray:
 class Properties:
     qed: np.ndarray
     sa: np.ndarray
+    mw: np.ndarray
+    alerts: np.ndarray
     discount: np.ndarray
-    """c_QED * c_SA."""
+    """c_QED * c_SA * c_MW * c_alert."""
     satisfied: np.ndarray
-    """Both ramps saturated: QED >= qed_ramp[1] and 10 - SA >= sa_ramp[1]."""
+    """Every constraint met: QED >= qed_ramp[1], 10 - SA >= sa_ramp[1], MW inside mw_window and at most
+    max_alerts structural alerts. Only such molecules are sent to the oracle, by every strategy."""
 
 
 def properties(cfg: Config, smiles: Sequence[str]) -> Properties:
     rows = score_smiles(list(smiles))
-    qed = np.array([r["qed"] for r in rows], dtype=float)
-    sa = np.array([r["sa"] for r in rows], dtype=float)
-    c_qed, c_sa = ramp(np.nan_to_num(qed), *cfg.qed_ramp), ramp(10.0 - np.nan_to_num(sa, nan=10.0), *cfg.sa_ramp)
-    satisfied = (np.nan_to_num(qed) >= cfg.qed_ramp[1]) & (10.0 - np.nan_to_num(sa, nan=10.0) >= cfg.sa_ramp[1])
-    return Properties(qed, sa, c_qed * c_sa, satisfied)
+    qed, sa, mw, alerts = (np.array([r[k] for r in rows], dtype=float) for k in ("qed", "sa", "mw", "alerts"))
+    qed, synth = np.nan_to_num(qed), 10.0 - np.nan_to_num(sa, nan=10.0)
+    mw, alerts = np.nan_to_num(mw), np.nan_to_num(alerts, nan=np.inf)
+    low, high = cfg.mw_window
+    c_mw = ramp(mw, low - cfg.mw_ramp, low) * ramp(-mw, -high - cfg.mw_ramp, -high)
+    c_alert = np.where(alerts <= cfg.max_alerts, 1.0, 0.01)
+    discount = ramp(qed, *cfg.qed_ramp) * ramp(synth, *cfg.sa_ramp) * c_mw * c_alert
+    satisfied = ((qed >= cfg.qed_ramp[1]) & (synth >= cfg.sa_ramp[1]) & (mw >= low) & (mw <= high)
+                 & (alerts <= cfg.max_alerts))
+    return Properties(qed, sa, mw, alerts, discount, satisfied)
 
 
 def random_molecule(mdp: FragmentMDP, rng: random.Random) -> FragmentState:
@@ -121,7 +129,8 @@ class Label:
     qed: float
     sa: float
     satisfied: bool
-    """Both constraint ramps saturated: it counts towards the top-k."""
+    """Every constraint met (`properties`): it counts towards the top-k. Since 2026-12-01 only such
+    molecules are labelled."""
     predicted_mean: float | None = None
     """The proxy's mean when an acquisition chose it (None in the seed set and for screens)."""
     predicted_std: float | None = None
@@ -149,6 +158,20 @@ def r_squared(predicted: Sequence[float], observed: Sequence[float]) -> float | 
     return 1.0 - float(((o - p) ** 2).sum()) / total if total > 0 else None
 
 
+def sigma_error_spearman(batch: Sequence[Label]) -> float | None:
+    """Spearman correlation between the proxy's sigma and its absolute error on an acquired batch: does
+    the uncertainty that kappa acts on carry information? None below three labels or without spread."""
+    if len(batch) < 3:
+        return None
+    from scipy.stats import spearmanr
+
+    sigma = np.array([r.predicted_std for r in batch], dtype=float)
+    error = np.abs(np.array([r.predicted_mean for r in batch], dtype=float) - np.array([r.score for r in batch]))
+    if np.ptp(sigma) == 0 or np.ptp(error) == 0:
+        return None
+    return float(spearmanr(sigma, error)[0])
+
+
 class Search:
     """Labels (oracle calls) and the proxy, shared by every strategy."""
 
@@ -156,6 +179,7 @@ class Search:
         self.cfg, self.mdp, self.oracle = cfg, mdp, oracle
         self.labels: list[Label] = []
         self.known: set[str] = set()
+        self._admissible: dict[str, bool] = {}
 
     @property
     def calls(self) -> int:
@@ -169,12 +193,27 @@ class Search:
         self.labels = list(labels)
         self.known = {r.smiles for r in self.labels}
 
+    def admissible(self, smiles: Sequence[str]) -> list[bool]:
+        """Whether each molecule meets every constraint (`properties(...).satisfied`), computed once per
+        molecule: the constraints cost nothing next to an oracle call, so no strategy calls the oracle on a
+        molecule that could never count."""
+        todo = [s for s in dict.fromkeys(smiles) if s not in self._admissible]
+        if todo:
+            low, high = self.cfg.mw_window  # the weight alone rules most fragment molecules out, cheaply
+            mw = molecular_weights(todo)
+            self._admissible.update((s, False) for s, w in zip(todo, mw) if not low <= w <= high)
+            todo = [s for s, w in zip(todo, mw) if low <= w <= high]
+        if todo:
+            self._admissible.update(zip(todo, properties(self.cfg, todo).satisfied.tolist()))
+        return [self._admissible[s] for s in smiles]
+
     def label(self, smiles: Sequence[str], round_index: int, predicted: dict[str, tuple[float, float]] | None = None
               ) -> list[float | None]:
-        """Send new molecules (canonical, unlabelled, within budget) to the oracle and record each result."""
+        """Send new molecules (canonical, unlabelled, admissible, within budget) to the oracle and record
+        each result; molecules that fail a constraint are skipped without a call."""
         fresh: list[str] = []
-        for s in smiles:
-            if s not in self.known and s not in fresh and len(fresh) < self.remaining:
+        for s, ok in zip(smiles, self.admissible(smiles), strict=True):
+            if ok and s not in self.known and s not in fresh and len(fresh) < self.remaining:
                 fresh.append(s)
         if not fresh:
             return []
@@ -198,7 +237,8 @@ class Search:
         if len(ok) < 2:
             raise AnthologyError("fewer than two successful oracle calls to fit the proxy on; check the oracle")
         proxy = SurrogateEnsemble(self.cfg.ensemble, self.cfg.proxy_hidden, self.cfg.proxy_epochs,
-                                  seed=self.cfg.seed * 1000 + round_index)
+                                  seed=self.cfg.seed * 1000 + round_index,
+                                  bootstrap=self.cfg.uncertainty == "bootstrap")
         return proxy.fit(fingerprint_matrix([r.smiles for r in ok]),
                          torch.tensor([r.score for r in ok], dtype=torch.float32))
 
@@ -215,6 +255,7 @@ class Search:
                 "train/failed": sum(r.score is None for r in self.labels),
                 **{f"eval/{k}": v for k, v in top_k_means([r.score for r in satisfying]).items()},
                 "eval/proxy_r2": r_squared([r.predicted_mean for r in batch], [r.score for r in batch]),
+                "eval/sigma_error_spearman": sigma_error_spearman(batch),
                 "time/seconds": seconds}
 
     def summary(self, curve: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -225,12 +266,14 @@ class Search:
         metrics = (sample_metrics(top50) if len(top50) > 1
                    else {"internal_diversity": None, "scaffolds": float(len(top50))})
         r2 = [c["eval/proxy_r2"] for c in curve if c["eval/proxy_r2"] is not None]
+        rho = [c["eval/sigma_error_spearman"] for c in curve if c.get("eval/sigma_error_spearman") is not None]
         return {"method": "lambdazero", "strategy": cfg.strategy, "kappa": cfg.kappa, "oracle": cfg.oracle.kind,
                 "seed": cfg.seed, "budget": cfg.budget, "oracle_calls": self.calls,
                 "failed_calls": sum(r.score is None for r in self.labels), "satisfying": len(satisfying),
                 **{f"eval/{k}": v for k, v in top_k_means([r.score for r in satisfying]).items()},
                 "eval/top50_diversity": metrics["internal_diversity"], "eval/top50_scaffolds": metrics["scaffolds"],
                 "eval/proxy_r2_mean": float(np.mean(r2)) if r2 else None,
+                "eval/sigma_error_spearman_mean": float(np.mean(rho)) if rho else None,
                 "eval/best_smiles": satisfying[0].smiles if satisfying else None}
 
 

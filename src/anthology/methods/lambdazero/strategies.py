@@ -1,7 +1,8 @@
 """LambdaZero's strategy and its baselines, one round each, in one table (`STRATEGIES`).
 
-Every round spends oracle calls through `Search.label`. Round 0 (the seed set) is the same for all: the
-first molecules of the random stream (`Screen`). After it:
+Every round spends oracle calls through `Search.label`, only on admissible molecules (every constraint
+met). Round 0 (the seed set) is the same for all: the first admissible molecules of the random stream
+(`Screen`). After it:
 - lambdazero: PPO episodes rewarded by the proxy's UCB reward propose molecules, the acquisition sends
   the best by reward to the oracle and the proxy is refit (`active_learning_round`);
 - random_policy_al: the same acquisition over random fragment molecules;
@@ -23,6 +24,7 @@ from anthology.chem.fragment_graph import FragmentGraphs
 from anthology.chem.fragments import FragmentMDP, FragmentState
 from anthology.chem.scoring import canonical_smiles
 from anthology.chem.surrogate import acquire
+from anthology.core.errors import AnthologyError
 from anthology.rl.ppo import masked_ppo_update, terminal_reward_gae
 
 from .config import Config
@@ -120,24 +122,32 @@ class Screen:
         self.moses: list[str] = []
         if cfg.strategy == "screen_moses":
             pool = moses_smiles("train")
-            self.moses = [pool[i] for i in np.random.default_rng(cfg.seed).permutation(len(pool))[: 4 * cfg.budget]]
+            self.moses = [pool[i] for i in np.random.default_rng(cfg.seed).permutation(len(pool))[: 8 * cfg.budget]]
 
     def fragments(self, n: int) -> list[FragmentState]:
         return [random_molecule(self.mdp, self.molecules) for _ in range(n)]
 
+    def _draw(self, n: int) -> list[str]:
+        """The stream's next n molecules (canonical SMILES; fewer when MOSES runs out)."""
+        if self.cfg.strategy != "screen_moses":
+            return canonical(self.mdp, self.fragments(n))
+        out = []
+        for smiles in self.moses[self.cursor:self.cursor + n]:
+            out.append(canonical_smiles(smiles) or smiles)
+        self.cursor += len(out)
+        return out
+
     def next_unlabelled(self, n: int, search: Search) -> list[str]:
-        """The stream's next n molecules that are not labelled yet (fewer if MOSES runs out)."""
+        """The stream's next n molecules that are admissible (every constraint met) and not labelled yet;
+        the rest of the stream is skipped without an oracle call."""
         out: list[str] = []
         while len(out) < n:
-            if self.cfg.strategy == "screen_moses":
-                if self.cursor >= len(self.moses):
-                    break
-                smiles = canonical_smiles(self.moses[self.cursor]) or self.moses[self.cursor]
-                self.cursor += 1
-            else:
-                smiles = canonical(self.mdp, self.fragments(1))[0]
-            if smiles not in search.known and smiles not in out:
-                out.append(smiles)
+            batch = self._draw(max(2 * (n - len(out)), 8))
+            if not batch:
+                raise AnthologyError(f"the MOSES stream ran out after {self.cursor} molecules with {len(out)} of {n} "
+                                     "admissible ones found; lower the budget or widen the constraints")
+            batch = [s for s in dict.fromkeys(batch) if s not in search.known and s not in out]
+            out += [s for s, ok in zip(batch, search.admissible(batch), strict=True) if ok][: n - len(out)]
         return out
 
     def state(self) -> dict:
@@ -172,7 +182,7 @@ def active_learning_round(cfg: Config, search: Search, learner: Learner, screen:
     scorer = RoundScorer(cfg, search.fit_proxy(round_index))
     info: dict[str, float] = {}
     if cfg.strategy == "random_policy_al":
-        proposals = canonical(search.mdp, screen.fragments(cfg.proposals_per_round))
+        proposals = canonical(search.mdp, screen.fragments(cfg.random_proposals_per_round))
     else:
         proposals, rewards_seen = [], []
         while len(proposals) < cfg.proposals_per_round:
@@ -183,7 +193,8 @@ def active_learning_round(cfg: Config, search: Search, learner: Learner, screen:
             proposals += smiles
             rewards_seen.append(float(reward.mean()))
         info = {**info, "train/reward_mean": float(np.mean(rewards_seen))}
-    candidates = [s for s in dict.fromkeys(proposals) if s not in search.known]
+    fresh = [s for s in dict.fromkeys(proposals) if s not in search.known]
+    candidates = [s for s, ok in zip(fresh, search.admissible(fresh), strict=True) if ok]
     if candidates:
         mean, std = scorer.predict(candidates)
         # ranked by the reward itself: elu2 of the normalised UCB (positive, monotone in UCB) times the
@@ -194,25 +205,31 @@ def active_learning_round(cfg: Config, search: Search, learner: Learner, screen:
                          torch.from_numpy(scorer.discount(candidates)).float()).tolist()
         search.label([candidates[i] for i in chosen], round_index,
                      {candidates[i]: (float(mean[i]), float(std[i])) for i in chosen})
-    if not any(r.round == round_index for r in search.labels):
-        search.label(screen.next_unlabelled(1, search), round_index)  # nothing new proposed: never stall
+    if not any(r.round == round_index for r in search.labels):  # nothing admissible proposed: never stall
+        fallback = screen.next_unlabelled(1, search)
+        mean, std = scorer.predict(fallback)
+        search.label(fallback, round_index, {s: (float(m), float(d)) for s, m, d in zip(fallback, mean, std)})
     return info
 
 
 def oracle_rl_round(cfg: Config, search: Search, learner: Learner, screen: Screen, round_index: int
                     ) -> dict[str, float]:
-    """One PPO update rewarded by the oracle: every new molecule is an oracle call (repeats are free)."""
+    """One PPO update rewarded by the oracle: every new admissible molecule is an oracle call (repeats
+    are free); a molecule that fails a constraint costs no call and is rewarded as a failed dock."""
     episodes = learner.episodes(search.mdp, cfg.episodes_per_update)
     smiles = canonical(search.mdp, episodes.final)
     search.label(smiles, round_index)
     score = search.scores()
-    if any(s not in score for s in smiles):  # the budget ran out inside this batch: no update on a part
-        return {}
+    if any(ok and s not in score for s, ok in zip(smiles, search.admissible(smiles), strict=True)):
+        return {}  # the budget ran out inside this batch: no update on a part
     ok = [v for v in score.values() if v is not None]
     fallback = float(np.mean(ok)) if ok else 0.0  # LambdaZero gives a failed dock the mean
-    raw = np.array([score[s] if score[s] is not None else fallback for s in smiles], dtype=float)
+    raw = np.array([score[s] if score.get(s) is not None else fallback for s in smiles], dtype=float)
     reward = normalised(cfg, raw) * properties(cfg, smiles).discount
-    return {**learner.update(cfg, episodes, reward), "train/reward_mean": float(reward.mean())}
+    info = {**learner.update(cfg, episodes, reward), "train/reward_mean": float(reward.mean())}
+    if not any(r.round == round_index for r in search.labels):
+        search.label(screen.next_unlabelled(1, search), round_index)  # nothing new proposed: never stall
+    return info
 
 
 @dataclasses.dataclass(frozen=True)

@@ -148,9 +148,12 @@ PRESETS: dict[str, Config] = {
                    router=dataclasses.replace(TINY_RL, steps=2, lr=1e-3, beta=0.05),
                    ric=RiCConfig(molecules=64, online_samples=16),
                    eval=EvalConfig(preferences=3, samples=8, bootstrap=20), calibration_samples=16, max_new_tokens=40),
-    "demo": Config(pretrain=PretrainConfig(molecules=30_000), expert=RLConfig(steps=12),
-                   router=RLConfig(steps=15, lr=1e-3, beta=0.05, ppo_epochs=4), ric=RiCConfig(molecules=3000, online_samples=256),
-                   eval=EvalConfig(preferences=16, samples=48), calibration_samples=128),
+    # demo (2 minutes on 2 cores): experts and router at a tenth of quick's samples, Rewarded Soups as the
+    # only baseline (it needs nothing beyond the experts), 10 preferences as the paper, no oracle gates
+    "demo": Config(pretrain=PretrainConfig(molecules=30_000), expert=RLConfig(steps=8, prompts=8),
+                   router=RLConfig(steps=8, prompts=8, lr=1e-3, beta=0.05, ppo_epochs=2),
+                   ric=RiCConfig(molecules=3000, online_samples=256), baselines=False,
+                   eval=EvalConfig(preferences=10, samples=32, oracle=False), calibration_samples=64),
     "quick": Config(),
     "paper": Config(lm=LMConfig(hidden=512, layers=8, heads=8, intermediate=1536, max_length=128), base_model=None,
                     pretrain=PretrainConfig(molecules=1_584_663, epochs=1, batch_size=256, lr=5e-4),
