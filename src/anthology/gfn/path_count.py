@@ -4,7 +4,9 @@ P_B(s|s') = n(s)/n(s') (Mohammadpour et al., AISTATS 2024, Sec. 4) when n has no
 n is the state flow of the "inverted MDP" that starts anywhere, walks backwards with P_B and ends at
 s0 with n(s0) = 1: n(s') P_B(s|s') = n(s) on every edge. The losses are the flow-balance losses of that
 MDP on the move transitions of sampled trajectories: 'transition' (every edge, DB-like), 'subtb'
-(every sub-trajectory, lambda-weighted) and 'tb' (s0 to x: sum_t log P_B + log n(x) = 0).
+(every sub-trajectory, lambda-weighted), 'termtb' (every sub-trajectory that ends at x, the official
+code's TermTB1), 'starttb' (every one that starts at s0: log n(s_t) + sum_{k<t} log P_B = 0, StartTB1)
+and 'tb' (s0 to x: sum_t log P_B + log n(x) = 0).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import torch
 
 from anthology.gfn.sub_trajectory_balance import flow_balance_residuals, pair_weights
 
-N_LOSSES = {"transition": "transition", "subtb": "geometric", "tb": "tb"}
+N_LOSSES = {"transition": "transition", "subtb": "geometric", "termtb": "end", "starttb": "start", "tb": "tb"}
 
 
 def path_count_loss(log_n: torch.Tensor, log_pb: torch.Tensor, lengths: torch.Tensor, kind: str = "transition",

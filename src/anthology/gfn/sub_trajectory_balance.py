@@ -21,7 +21,8 @@ def flow_balance_residuals(node_log_flow: torch.Tensor, edge_log_ratio: torch.Te
 
 def pair_weights(lengths: torch.Tensor, size: int, lam: float, weighting: str) -> torch.Tensor:
     """[size, size, B] weights of the pairs i < j <= length, per trajectory summing to 1.
-    weighting: 'geometric' (lambda^(j-i)), 'transition' (j = i+1 only), 'tb' (i = 0, j = length only)."""
+    weighting: 'geometric' (lambda^(j-i)), 'transition' (j = i+1 only), 'tb' (i = 0, j = length only),
+    'start' (i = 0: every prefix, uniform) or 'end' (j = length: every suffix, uniform)."""
     i = torch.arange(size)[:, None, None]
     j = torch.arange(size)[None, :, None]
     inside = (i < j) & (j <= lengths[None, None, :])
@@ -31,8 +32,12 @@ def pair_weights(lengths: torch.Tensor, size: int, lam: float, weighting: str) -
         w = (inside & (j == i + 1)).double()
     elif weighting == "tb":
         w = (inside & (i == 0) & (j == lengths[None, None, :])).double()
+    elif weighting == "start":
+        w = (inside & (i == 0)).double()
+    elif weighting == "end":
+        w = (inside & (j == lengths[None, None, :])).double()
     else:
-        raise ValueError(f"unknown weighting '{weighting}'; choose geometric, transition or tb")
+        raise ValueError(f"unknown weighting '{weighting}'; choose geometric, transition, tb, start or end")
     return (w / w.sum(dim=(0, 1), keepdim=True).clamp_min(1e-30)).float()
 
 

@@ -11,11 +11,11 @@ from anthology.gfn.exact import (
     soft_value_iteration,
     step_reward_from_backward,
 )
-from anthology.gfn.path_count import path_count_loss
+from anthology.gfn.path_count import N_LOSSES, path_count_loss
 from anthology.gfn.policy import PolicyOutput
 from anthology.gfn.sampler import sample_trajectories, score_trajectories
 from anthology.gfn.soft_q import soft_q_loss
-from anthology.gfn.sub_trajectory_balance import sub_trajectory_balance_loss
+from anthology.gfn.sub_trajectory_balance import pair_weights, sub_trajectory_balance_loss
 from anthology.gfn.trajectory_balance import trajectory_balance_loss
 
 ENV = HyperGrid(3, 5)
@@ -89,9 +89,33 @@ def test_path_count_losses_are_zero_for_the_true_n_and_maxent_backward_policy():
     policy = TablePolicy(torch.zeros(GRAPH.forward_mask.shape), maxent, torch.zeros(ENV.n_states),
                          ENV.log_n(GRAPH.states))
     scores = score_trajectories(ENV, policy, trajs, "maxent_learned")
-    for kind in ("transition", "subtb", "tb"):
+    for kind in N_LOSSES:
         loss, _ = path_count_loss(scores.log_n, scores.log_pb_learned, trajs.lengths, kind)
         assert loss < 1e-9, kind
-    wrong = scores.log_n + 0.3 * (scores.log_n != 0)
-    loss, _ = path_count_loss(wrong, scores.log_pb_learned, trajs.lengths, "transition")
-    assert loss > 1e-3
+    wrong = scores.log_n + 0.3 * (scores.log_n != 0)  # log n off at every state but s0
+    for kind in N_LOSSES:
+        loss, _ = path_count_loss(wrong, scores.log_pb_learned, trajs.lengths, kind)
+        assert loss > 1e-3, kind
+    # each anchored loss sees exactly its own sub-trajectories: an error only at the last state before the
+    # exit is invisible to a prefix ending earlier, and one only at an intermediate state is invisible to
+    # the whole trajectory (tb) but not to the prefixes (starttb) or suffixes (termtb) through it
+    last = torch.arange(wrong.shape[0])[:, None] == (trajs.lengths - 1)[None, :]
+    inner = (torch.arange(wrong.shape[0])[:, None] > 0) & (torch.arange(wrong.shape[0])[:, None] < (trajs.lengths - 1)[None, :])
+    assert inner.any()
+    off_inner = scores.log_n + 0.3 * inner
+    losses = {k: float(path_count_loss(off_inner, scores.log_pb_learned, trajs.lengths, k)[0]) for k in N_LOSSES}
+    assert losses["tb"] < 1e-9 and min(losses["starttb"], losses["termtb"], losses["subtb"]) > 1e-3, losses
+    off_last = scores.log_n + 0.3 * last
+    losses = {k: float(path_count_loss(off_last, scores.log_pb_learned, trajs.lengths, k)[0]) for k in N_LOSSES}
+    assert min(losses.values()) > 1e-4, losses
+
+
+def test_anchored_pair_weights_keep_only_prefixes_or_suffixes():
+    lengths = torch.tensor([3, 1])
+    start, end = pair_weights(lengths, 4, 0.9, "start"), pair_weights(lengths, 4, 0.9, "end")
+    for b, n in enumerate(lengths.tolist()):
+        expected_start, expected_end = torch.zeros(4, 4), torch.zeros(4, 4)
+        expected_start[0, 1:n + 1] = 1 / n  # s0 -> s_j for every j
+        expected_end[:n, n] = 1 / n  # s_i -> s_n for every i
+        torch.testing.assert_close(start[..., b], expected_start)
+        torch.testing.assert_close(end[..., b], expected_end)

@@ -42,7 +42,7 @@ class Config:
     moves earn 0 and the exit from x earns log R(x) - log n(x), the same total telescoped onto the last
     move; naive: moves earn 0 and the exit log R(x), which samples n(x)R(x). The first two have the same
     exact optimum, R(x)/Z."""
-    n_loss: Literal["transition", "subtb", "tb"] = "transition"
+    n_loss: Literal["transition", "subtb", "termtb", "starttb", "tb"] = "transition"
     """maxent_learned only: the flow-balance loss of the inverted MDP that trains log n and P_B."""
     n_loss_weight: float = 1.0
     subtb_lambda: float = 0.9
