@@ -86,8 +86,9 @@ class HyperGrid:
         """Apply move actions (< d); exit rows are returned unchanged."""
         return states + self._move[actions]
 
-    def backward_action(self, actions: torch.Tensor) -> torch.Tensor:
-        """The backward action at s' that undoes forward move `a` (for the hypergrid: the same coordinate)."""
+    def backward_action(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """The backward action at s' that undoes forward move `a` taken from s (for the hypergrid: the same
+        coordinate, whatever s)."""
         return actions
 
     # ---- reward and path counts -----------------------------------------------------------------------

@@ -35,7 +35,8 @@ def build_graph(env: EnumerableDagEnv) -> Graph:
     moves = fmask.shape[1] - 1
     children = torch.stack([env.index(env.step(states, torch.full((len(states),), a))) for a in range(moves)], 1)
     children = torch.where(fmask[:, :moves], children, torch.zeros_like(children))
-    back = env.backward_action(torch.arange(moves)).expand(len(states), -1)
+    back = env.backward_action(states.repeat_interleave(moves, 0), torch.arange(moves).repeat(len(states)))
+    back = torch.where(fmask[:, :moves], back.reshape(len(states), moves), torch.zeros((), dtype=torch.long))
     level = env.level(states)
     levels = [torch.nonzero((level == lev) & valid).squeeze(1) for lev in range(int(level.max()) + 1)]
     log_reward = torch.where(valid, env.log_reward(states).double(), torch.tensor(NEG, dtype=torch.float64))
@@ -113,10 +114,12 @@ def backward_log_probs(env: EnumerableDagEnv, graph: Graph, kind: str, seed: int
         logits = torch.zeros(bmask.shape, dtype=torch.float64)
     elif kind == "random":
         logits = torch.randn(bmask.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    elif kind == "maxent":
-        eye = torch.eye(graph.states.shape[1], dtype=torch.long)
-        parents = (graph.states[:, None, :] - eye).clamp(min=0)  # [N, d, d]
-        logits = env.log_n(parents.reshape(-1, graph.states.shape[1])).reshape(bmask.shape).double()
+    elif kind == "maxent":  # each incoming edge (s -> s') weighted by n(s): logits log n(s) at s'
+        moves = graph.children.shape[1]
+        parent, action = torch.nonzero(graph.forward_mask[:, :moves], as_tuple=True)
+        logits = torch.full(bmask.shape, NEG, dtype=torch.float64)
+        logits[graph.children[parent, action], graph.back_index[parent, action]] = \
+            env.log_n(graph.states).double()[parent]
     else:
         raise ValueError(f"unknown backward policy '{kind}'; choose uniform, maxent or random")
     return masked_log_softmax(logits, bmask).masked_fill(~bmask, NEG)

@@ -93,7 +93,9 @@ def score_trajectories(env: DagEnv, policy: GFlowNetPolicy, trajs: Trajectories,
     log_pf = torch.where(trajs.valid, log_pf, torch.zeros_like(log_pf))
 
     bmask = env.backward_mask(flat).reshape(steps + 1, batch, -1)[1:]
-    back = env.backward_action(torch.where(move, actions, torch.zeros_like(actions)))[..., None]
+    parents = trajs.states[:-1].reshape(steps * batch, -1)
+    back = env.backward_action(parents, torch.where(move, actions, torch.zeros_like(actions)).reshape(-1))
+    back = back.reshape(steps, batch)[..., None]
     learned = masked_log_softmax(out.backward_logits[1:], bmask).gather(-1, back)[..., 0]
     zero = torch.zeros_like(log_pf)
     log_pb_learned = torch.where(move, learned, zero)

@@ -12,8 +12,17 @@ Backward = Literal["uniform", "free", "maxent", "maxent_learned"]
 SoftQReward = Literal["per_step", "gsql", "naive"]
 
 
+FRAGMENT_BLOCKS = (4, 12, 13, 40, 52, 64, 18, 36, 37, 57, 25, 90)
+"""Rows of `fragments/blocks_PDB_105.json` for the fragment-tree task: piperidine, two amide linkers,
+thiazole, thiophene, piperazine, naphthalene, indole, morpholine, a purinone, fluorine and a pyrimidinone
+(1 to 3 attachment points each). With at most 4 blocks: 20,569 trees."""
+
+
 @dataclasses.dataclass(frozen=True)
 class EnvConfig:
+    kind: Literal["hypergrid", "fragments"] = "hypergrid"
+    """hypergrid (the theorems' testbed) or fragments (the paper's sEH task, small enough to list: every
+    tree of at most `max_blocks` blocks from `blocks`, reward from the sEH proxy, exact n by counting)."""
     ndim: int = 4
     height: int = 8
     r0: float = 0.1
@@ -22,10 +31,17 @@ class EnvConfig:
     """Fraction of cells removed at random (then n(s) has no closed form and must be learned)."""
     seed: int = 0
     """Seed of the blocked cells."""
+    blocks: tuple[int, ...] = FRAGMENT_BLOCKS
+    """fragments: rows of the 105-block library."""
+    max_blocks: int = 4
+    beta: float = 8.0
+    """fragments: R(x) = max(sEH proxy(x) / 8, 1e-3)^beta."""
 
     def __post_init__(self) -> None:
-        validate(self, r0=">0", blocked="[0,1)", seed=">=0")
+        validate(self, r0=">0", blocked="[0,1)", seed=">=0", max_blocks=">=1", beta=">0")
         check(self.height >= 2, f"EnvConfig.height = {self.height}: a grid needs height >= 2")
+        check(bool(self.blocks) and all(0 <= b < 105 for b in self.blocks),
+              f"EnvConfig.blocks = {self.blocks}: rows of the 105-block library (0..104)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,10 +132,15 @@ PRESETS: dict[str, Config] = {
     "paper": Config(iterations=50000, batch_size=64, eval_every=1000, checkpoint_every=5000),
 }
 
+FRAGMENTS = Config(env=EnvConfig(kind="fragments"), iterations=2000, eval_every=125)
+FRAGMENT_VARIANTS = ("tb uniform", "tb maxent", "tb maxent learned")
+
 REPRODUCE_PRESETS: dict[str, ReproduceConfig] = {
     "tiny": ReproduceConfig(PRESETS["tiny"], seeds=(0,), workers=1, exploration=()),
     "demo": ReproduceConfig(PRESETS["demo"], seeds=(0,), exploration=()),
     # the exploration runs (2-D height 64: trajectories of up to 126 steps) would triple quick's time on 2 cores
     "quick": ReproduceConfig(PRESETS["quick"], seeds=(0, 1, 2), exploration=()),
     "paper": ReproduceConfig(PRESETS["paper"], seeds=(0, 1, 2, 3, 4)),
+    # the paper's sEH fragment task at a listable size: every tree of at most 4 of 12 blocks (20,569)
+    "fragments": ReproduceConfig(FRAGMENTS, seeds=(0, 1, 2), variants=FRAGMENT_VARIANTS, exploration=()),
 }

@@ -76,6 +76,8 @@ def exact_references(cfg: Config) -> dict[str, float]:
 
 
 def setting_of(env: EnvConfig) -> str:
+    if env.kind == "fragments":
+        return f"sEH fragment trees, {len(env.blocks)} blocks, at most {env.max_blocks}, beta {env.beta:g}"
     return f"hypergrid {env.ndim}d h{env.height}" + (f" r0 {env.r0:g}" if env.r0 != EnvConfig().r0 else "")
 
 
@@ -105,6 +107,8 @@ def build_table(rcfg: ReproduceConfig, results: list[dict[str, Any]], refs: dict
         metrics = METRICS if name in rcfg.variants else ("l1", "entropy", "modes_found")
         if name in rcfg.variants and "eval/log_n_error_max" in runs[0]:
             metrics = (*metrics, "log_n_error_max", "log_n_error_mean")
+        if "eval/distinct_modes" in runs[0]:
+            metrics = (*metrics, "distinct_modes", "distinct_modes_mean")
         for metric in metrics:
             rows.append(summarize(setting, name, metric, [s[f"eval/{metric}"] for s in runs]))
     setting = setting_of(rcfg.train.env)
@@ -115,6 +119,51 @@ def build_table(rcfg: ReproduceConfig, results: list[dict[str, Any]], refs: dict
 
 
 def judge(rcfg: ReproduceConfig, rows: list[ClaimRow]) -> tuple[bool, str]:
+    return (judge_fragments if rcfg.train.env.kind == "fragments" else judge_hypergrid)(rcfg, rows)
+
+
+def judge_fragments(rcfg: ReproduceConfig, rows: list[ClaimRow]) -> tuple[bool, str]:
+    """The sEH fragment-tree task (written 2026-12-01, before its first run), four parts, each on every
+    seed (paired):
+    1. exploration: TB with the max-ent P_B finds more Tanimoto-distinct modes than with the uniform P_B,
+       averaged over the evaluation points (the area under the curve of distinct modes found);
+    2. TB with the max-ent P_B has a higher H(tau) than with the uniform P_B, at an exact L1 at most
+       RELATIVE_ACCURACY above it;
+    3. each TB sampler (max-ent, learned max-ent, uniform) is within ENTROPY_TOLERANCE nats of the exact
+       optimum H(tau) of its own P_B;
+    4. the learned log n is within LEARNED_LOG_N of the true log n at every state."""
+    setting = setting_of(rcfg.train.env)
+    rows_of = {(r.variant, r.metric): r for r in rows if r.setting == setting}
+    table = {key: r.mean for key, r in rows_of.items()}
+    verdicts, evidence = [], []
+
+    def verdict(ok: bool, text: str) -> None:
+        verdicts.append(ok)
+        evidence.append(f"{text} ({'holds' if ok else 'does not hold'})")
+
+    m, u, learned = "tb maxent", "tb uniform", "tb maxent learned"
+    verdict(holds_on_every_seed(lambda a, b: a > b, rows_of[(m, "distinct_modes_mean")],
+                                rows_of[(u, "distinct_modes_mean")]),
+            f"distinct modes found, mean over the run: maxent {table[(m, 'distinct_modes_mean')]:.1f} vs uniform "
+            f"{table[(u, 'distinct_modes_mean')]:.1f} (at the end {table[(m, 'distinct_modes')]:.1f} vs "
+            f"{table[(u, 'distinct_modes')]:.1f})")
+    verdict(holds_on_every_seed(lambda hm, hu, lm, lu: hm > hu and lm <= (1 + RELATIVE_ACCURACY) * lu,
+                                rows_of[(m, "entropy")], rows_of[(u, "entropy")], rows_of[(m, "l1")], rows_of[(u, "l1")]),
+            f"H(tau): maxent {table[(m, 'entropy')]:.2f} vs uniform {table[(u, 'entropy')]:.2f} at exact L1 "
+            f"{table[(m, 'l1')]:.3f} vs {table[(u, 'l1')]:.3f}")
+    optimum = {m: table[("exact optimum, maxent P_B", "entropy")], learned: table[("exact optimum, maxent P_B", "entropy")],
+               u: table[("exact optimum, uniform P_B", "entropy")]}
+    verdict(all(holds_on_every_seed(lambda v, o=o: abs(v - o) <= ENTROPY_TOLERANCE, rows_of[(name, "entropy")])
+                for name, o in optimum.items()),
+            "H(tau) against its own P_B's exact optimum: " + ", ".join(
+                f"{name} {table[(name, 'entropy')]:.2f} / {o:.2f}" for name, o in optimum.items()))
+    verdict(holds_on_every_seed(lambda v: v < LEARNED_LOG_N, rows_of[(learned, "log_n_error_max")]),
+            f"learned log n: largest error {table[(learned, 'log_n_error_max')]:.2f} (mean "
+            f"{table[(learned, 'log_n_error_mean')]:.3f})")
+    return all(verdicts), "; ".join(evidence) + "."
+
+
+def judge_hypergrid(rcfg: ReproduceConfig, rows: list[ClaimRow]) -> tuple[bool, str]:
     """Five parts, each on every seed (paired), written before the runs:
     1. TB with the max-ent P_B has a higher H(tau) than with the uniform and the free P_B, at an exact L1
        at most RELATIVE_ACCURACY above theirs;
@@ -180,6 +229,14 @@ def make_figures(rcfg: ReproduceConfig, results: list[dict[str, Any]], refs: dic
         figures.append(line_figure(f"{metric}_vs_trajectories", f"{label} vs trajectories (mean of seeds)",
                                    "trajectories sampled", label, lines, logy=logy,
                                    ylim=entropy_frame if metric == "entropy" else None))
+    if "eval/distinct_modes" in results[0]["curve"][0]:
+        lines = []
+        for name in rcfg.variants:
+            curves = [r["curve"] for r in results if r["variant"] == name]
+            x = [c["train/trajectories"] for c in curves[0]]
+            lines.append(series(name, x, np.mean([[c["eval/distinct_modes"] for c in curve] for curve in curves], axis=0)))
+        figures.append(line_figure("distinct_modes_vs_trajectories", "Tanimoto-distinct modes found (mean of seeds)",
+                                   "trajectories sampled", "distinct modes found", lines))
     if rcfg.exploration:
         lines = []
         for name in rcfg.exploration:
@@ -194,6 +251,8 @@ def make_figures(rcfg: ReproduceConfig, results: list[dict[str, Any]], refs: dic
 def reproduce(preset: str = "quick", out: str | pathlib.Path | None = None, root: str | pathlib.Path = "runs",
               workers: int | None = None, resume: bool = False, tracker: Tracker | None = None,
               backend: str = "process", device: str | None = None) -> Claim:
+    if REPRODUCE_PRESETS[preset].train.env.kind == "fragments":
+        make_env(REPRODUCE_PRESETS[preset].train.env)  # list the trees once, before the workers need them
     rcfg, reproduction, results = run_reproduction(
         "maxent_gfn", preset, REPRODUCE_PRESETS[preset], make_jobs, run_job,
         lambda result: f"{result['variant']}/s{result['summary']['seed']}", root,

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+import pickle
 import time
 
+import numpy as np
 import torch
 from torch import nn
 
+from anthology.chem.data import data_file
+from anthology.chem.fragments import FragmentMDP, load_blocks
+from anthology.chem.oracles import ProxyOracle
 from anthology.core.checkpoint import load_training_state, save_training_state
 from anthology.core.device import require_cpu
 from anthology.core.errors import AnthologyError
 from anthology.core.result import TrainResult
-from anthology.core.run_dir import RunDir
+from anthology.core.run_dir import RunDir, cache_root
 from anthology.core.seeding import seed_everything
+from anthology.envs.fragment_tree import FragmentTreeEnv, distinct_modes
 from anthology.envs.hypergrid import HyperGrid
 from anthology.gfn.detailed_balance import detailed_balance_loss
+from anthology.gfn.env import EnumerableDagEnv
 from anthology.gfn.exact import (
     Graph,
     build_graph,
@@ -39,8 +48,31 @@ from .config import Config, EnvConfig
 SAMPLED_L1_SAMPLES = 20_000  # the secondary, sampled L1 (the exact one is the primary metric)
 
 
-def make_env(cfg: EnvConfig) -> HyperGrid:
+def make_env(cfg: EnvConfig) -> HyperGrid | FragmentTreeEnv:
+    if cfg.kind == "fragments":
+        return fragment_env(cfg)
     return HyperGrid(cfg.ndim, cfg.height, r0=cfg.r0, blocked=cfg.blocked, seed=cfg.seed)
+
+
+def fragment_env(cfg: EnvConfig) -> FragmentTreeEnv:
+    """The listed fragment trees with their sEH proxy rewards; built once (about a minute for 20k trees)
+    and kept in the user cache, keyed by everything the tables depend on."""
+    key = json.dumps({"blocks": cfg.blocks, "max_blocks": cfg.max_blocks, "beta": cfg.beta, "v": 1})
+    path = cache_root() / f"fragment_tree-{hashlib.sha1(key.encode()).hexdigest()[:12]}.pkl"
+    if path.is_file():
+        with path.open("rb") as f:
+            return pickle.load(f)
+    library = load_blocks(data_file("fragments/blocks_PDB_105.json"))
+    mdp = FragmentMDP([library[b] for b in cfg.blocks], max_blocks=cfg.max_blocks)
+    oracle = ProxyOracle(str(data_file("seh/seh_proxy_2021_params.npz")))
+    env = FragmentTreeEnv(mdp, lambda smiles: np.array([r.value for r in oracle.score(smiles)], dtype=float),
+                          beta=cfg.beta)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".part")
+    with partial.open("wb") as f:
+        pickle.dump(env, f)
+    partial.replace(path)  # atomic: a concurrent reader never sees half a file
+    return env
 
 
 def check_config(cfg: Config) -> None:
@@ -54,7 +86,7 @@ def check_config(cfg: Config) -> None:
 
 
 def gflownet_loss(cfg: Config, log_z: torch.Tensor, trajs: Trajectories, scores: Scores,
-                  target: GFlowNetPolicy | None, env: HyperGrid) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                  target: GFlowNetPolicy | None, env: EnumerableDagEnv) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The configured GFlowNet loss (+ the n-loss for a learned max-ent P_B)."""
     log_pb = scores.log_pb.detach() if cfg.backward == "maxent_learned" else scores.log_pb
     if cfg.algorithm == "tb":
@@ -87,7 +119,7 @@ def gflownet_loss(cfg: Config, log_z: torch.Tensor, trajs: Trajectories, scores:
 
 
 @torch.no_grad()
-def evaluate(cfg: Config, env: HyperGrid, graph: Graph, policy: GFlowNetPolicy, log_z: torch.Tensor,
+def evaluate(cfg: Config, env: EnumerableDagEnv, graph: Graph, policy: GFlowNetPolicy, log_z: torch.Tensor,
              true_log_z: float) -> dict[str, float]:
     """Exact L1 to R/Z (and to the naive n R target), H(tau), |log Z error|, learned log n error."""
     out = policy(env.to_input(graph.states))  # one pass gives P_F, log F and log n on every state
@@ -110,6 +142,17 @@ def evaluate(cfg: Config, env: HyperGrid, graph: Graph, policy: GFlowNetPolicy, 
         err[0] = 0.0  # log n(s0) is pinned to 0
         metrics.update({"log_n_error_max": float(err.abs().max()), "log_n_error_mean": float(err.abs().mean())})
     return metrics
+
+
+def mode_counts(env: HyperGrid | FragmentTreeEnv, modes: torch.Tensor) -> dict[str, int]:
+    """Modes found so far; for molecules also how many of them are Tanimoto-distinct (similarity below
+    0.7 to every higher-scoring mode counted)."""
+    out = {"modes_found": int(modes.sum())}
+    if isinstance(env, FragmentTreeEnv):
+        found = torch.nonzero(modes)[:, 0]
+        order = found[torch.argsort(env.scores[found], descending=True)]
+        out["distinct_modes"] = distinct_modes([env.smiles[i] for i in order.tolist()])
+    return out
 
 
 def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = None) -> TrainResult:
@@ -171,7 +214,7 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
         modes[env.index(trajs.terminal[found])] = True
         done = it + 1
         if done % cfg.eval_every == 0 or done == cfg.iterations:
-            evaluation = {**evaluate(cfg, env, graph, policy, log_z, true_log_z), "modes_found": int(modes.sum())}
+            evaluation = {**evaluate(cfg, env, graph, policy, log_z, true_log_z), **mode_counts(env, modes)}
             record = {"step": done, "train/trajectories": done * cfg.batch_size,
                       **{f"eval/{k}": v for k, v in evaluation.items()}}
             curve.append(record)
@@ -192,6 +235,8 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
                "trajectories": cfg.iterations * cfg.batch_size, "true_log_z": true_log_z,
                "n_modes": int(env.is_mode(graph.states[graph.valid]).sum()),
                **{k: v for k, v in final.items() if k.startswith("eval/")},
+               **({"eval/distinct_modes_mean": float(np.mean([c["eval/distinct_modes"] for c in curve]))}
+                  if "eval/distinct_modes" in final else {}),
                "eval/sampled_l1": sampled_l1(env, graph, samples)}
     tracker.log(cfg.iterations, {"time/train_seconds": train_seconds})
     tracker.close()
