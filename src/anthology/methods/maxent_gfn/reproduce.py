@@ -122,6 +122,54 @@ def judge(rcfg: ReproduceConfig, rows: list[ClaimRow]) -> tuple[bool, str]:
     return (judge_fragments if rcfg.train.env.kind == "fragments" else judge_hypergrid)(rcfg, rows)
 
 
+class Verdicts:
+    """A judge's parts as they are decided, with the parts both judges share."""
+
+    def __init__(self, rcfg: ReproduceConfig, rows: list[ClaimRow]) -> None:
+        setting = setting_of(rcfg.train.env)
+        self.rows = {(r.variant, r.metric): r for r in rows if r.setting == setting}
+        self.table = {key: r.mean for key, r in self.rows.items()}
+        self.oks: list[bool] = []
+        self.evidence: list[str] = []
+
+    def add(self, ok: bool, text: str) -> None:
+        self.oks.append(ok)
+        self.evidence.append(f"{text} ({'holds' if ok else 'does not hold'})")
+
+    def own_optimum(self) -> None:
+        """TB with a fixed P_B (max-ent, learned max-ent, uniform) within ENTROPY_TOLERANCE nats of the exact
+        optimum H(tau) of its own P_B, on every seed."""
+        t = self.table
+        optimum = {"tb maxent": t[("exact optimum, maxent P_B", "entropy")],
+                   "tb maxent learned": t[("exact optimum, maxent P_B", "entropy")],
+                   "tb uniform": t[("exact optimum, uniform P_B", "entropy")]}
+        self.add(all(holds_on_every_seed(lambda v, o=o: abs(v - o) <= ENTROPY_TOLERANCE, self.rows[(name, "entropy")])
+                     for name, o in optimum.items()),
+                 "H(tau) against its own P_B's exact optimum: " + ", ".join(
+                     f"{name} {t[(name, 'entropy')]:.2f} / {o:.2f}" for name, o in optimum.items()))
+
+    def learned_n(self) -> None:
+        """The learned log n within LEARNED_LOG_N of the true log n at every state, on every seed."""
+        name = "tb maxent learned"
+        self.add(holds_on_every_seed(lambda v: v < LEARNED_LOG_N, self.rows[(name, "log_n_error_max")]),
+                 f"learned log n: largest error {self.table[(name, 'log_n_error_max')]:.2f} (mean "
+                 f"{self.table[(name, 'log_n_error_mean')]:.3f})")
+
+    def entropy_at_equal_accuracy(self, others: tuple[str, ...]) -> None:
+        """TB with the max-ent P_B has a higher H(tau) than each of `others` at an exact L1 at most
+        RELATIVE_ACCURACY above theirs, on every seed."""
+        m, r, t = "tb maxent", self.rows, self.table
+        self.add(all(holds_on_every_seed(lambda hm, ho, lm, lo: hm > ho and lm <= (1 + RELATIVE_ACCURACY) * lo,
+                                         r[(m, "entropy")], r[(o, "entropy")], r[(m, "l1")], r[(o, "l1")])
+                     for o in others),
+                 f"H(tau): maxent {t[(m, 'entropy')]:.2f} vs " + ", ".join(
+                     f"{o.removeprefix('tb ')} {t[(o, 'entropy')]:.2f}" for o in others)
+                 + f", at exact L1 {t[(m, 'l1')]:.3f} vs " + " / ".join(f"{t[(o, 'l1')]:.3f}" for o in others))
+
+    def result(self) -> tuple[bool, str]:
+        return all(self.oks), "; ".join(self.evidence) + "."
+
+
 def judge_fragments(rcfg: ReproduceConfig, rows: list[ClaimRow]) -> tuple[bool, str]:
     """The sEH fragment-tree task (written 2026-12-01, before its first run), four parts, each on every
     seed (paired):
@@ -132,35 +180,16 @@ def judge_fragments(rcfg: ReproduceConfig, rows: list[ClaimRow]) -> tuple[bool, 
     3. each TB sampler (max-ent, learned max-ent, uniform) is within ENTROPY_TOLERANCE nats of the exact
        optimum H(tau) of its own P_B;
     4. the learned log n is within LEARNED_LOG_N of the true log n at every state."""
-    setting = setting_of(rcfg.train.env)
-    rows_of = {(r.variant, r.metric): r for r in rows if r.setting == setting}
-    table = {key: r.mean for key, r in rows_of.items()}
-    verdicts, evidence = [], []
-
-    def verdict(ok: bool, text: str) -> None:
-        verdicts.append(ok)
-        evidence.append(f"{text} ({'holds' if ok else 'does not hold'})")
-
-    m, u, learned = "tb maxent", "tb uniform", "tb maxent learned"
-    verdict(holds_on_every_seed(lambda a, b: a > b, rows_of[(m, "distinct_modes_mean")],
-                                rows_of[(u, "distinct_modes_mean")]),
-            f"distinct modes found, mean over the run: maxent {table[(m, 'distinct_modes_mean')]:.1f} vs uniform "
-            f"{table[(u, 'distinct_modes_mean')]:.1f} (at the end {table[(m, 'distinct_modes')]:.1f} vs "
-            f"{table[(u, 'distinct_modes')]:.1f})")
-    verdict(holds_on_every_seed(lambda hm, hu, lm, lu: hm > hu and lm <= (1 + RELATIVE_ACCURACY) * lu,
-                                rows_of[(m, "entropy")], rows_of[(u, "entropy")], rows_of[(m, "l1")], rows_of[(u, "l1")]),
-            f"H(tau): maxent {table[(m, 'entropy')]:.2f} vs uniform {table[(u, 'entropy')]:.2f} at exact L1 "
-            f"{table[(m, 'l1')]:.3f} vs {table[(u, 'l1')]:.3f}")
-    optimum = {m: table[("exact optimum, maxent P_B", "entropy")], learned: table[("exact optimum, maxent P_B", "entropy")],
-               u: table[("exact optimum, uniform P_B", "entropy")]}
-    verdict(all(holds_on_every_seed(lambda v, o=o: abs(v - o) <= ENTROPY_TOLERANCE, rows_of[(name, "entropy")])
-                for name, o in optimum.items()),
-            "H(tau) against its own P_B's exact optimum: " + ", ".join(
-                f"{name} {table[(name, 'entropy')]:.2f} / {o:.2f}" for name, o in optimum.items()))
-    verdict(holds_on_every_seed(lambda v: v < LEARNED_LOG_N, rows_of[(learned, "log_n_error_max")]),
-            f"learned log n: largest error {table[(learned, 'log_n_error_max')]:.2f} (mean "
-            f"{table[(learned, 'log_n_error_mean')]:.3f})")
-    return all(verdicts), "; ".join(evidence) + "."
+    v = Verdicts(rcfg, rows)
+    m, u, t = "tb maxent", "tb uniform", v.table
+    v.add(holds_on_every_seed(lambda a, b: a > b, v.rows[(m, "distinct_modes_mean")], v.rows[(u, "distinct_modes_mean")]),
+          f"distinct modes found, mean over the run: maxent {t[(m, 'distinct_modes_mean')]:.1f} vs uniform "
+          f"{t[(u, 'distinct_modes_mean')]:.1f} (at the end {t[(m, 'distinct_modes')]:.1f} vs "
+          f"{t[(u, 'distinct_modes')]:.1f})")
+    v.entropy_at_equal_accuracy((u,))
+    v.own_optimum()
+    v.learned_n()
+    return v.result()
 
 
 def judge_hypergrid(rcfg: ReproduceConfig, rows: list[ClaimRow]) -> tuple[bool, str]:
@@ -174,39 +203,17 @@ def judge_hypergrid(rcfg: ReproduceConfig, rows: list[ClaimRow]) -> tuple[bool, 
        L1 < EXACT_SOFT_Q to R/Z;
     5. naive soft Q-learning reaches L1 < EXACT_SOFT_Q to n R (its biased target).
     The exploration runs on the harder grid are reported, not judged."""
-    setting = setting_of(rcfg.train.env)
-    rows_of = {(r.variant, r.metric): r for r in rows if r.setting == setting}
-    table = {key: r.mean for key, r in rows_of.items()}
-    verdicts, evidence = [], []
-
-    def verdict(ok: bool, text: str) -> None:
-        verdicts.append(ok)
-        evidence.append(f"{text} ({'holds' if ok else 'does not hold'})")
-
-    h = {v: table[(v, "entropy")] for v in ("tb maxent", "tb maxent learned", "tb uniform", "tb free")}
-    l1 = {v: table[(v, "l1")] for v in h}
-    verdict(all(holds_on_every_seed(lambda hm, ho, lm, lo: hm > ho and lm <= (1 + RELATIVE_ACCURACY) * lo,
-                                    rows_of[("tb maxent", "entropy")], rows_of[(o, "entropy")],
-                                    rows_of[("tb maxent", "l1")], rows_of[(o, "l1")]) for o in ("tb uniform", "tb free")),
-            f"H(tau): maxent {h['tb maxent']:.2f} vs uniform {h['tb uniform']:.2f}, free {h['tb free']:.2f}, at "
-            f"exact L1 {l1['tb maxent']:.3f} vs {l1['tb uniform']:.3f} / {l1['tb free']:.3f}")
-    optimum = {"tb maxent": table[("exact optimum, maxent P_B", "entropy")],
-               "tb maxent learned": table[("exact optimum, maxent P_B", "entropy")],
-               "tb uniform": table[("exact optimum, uniform P_B", "entropy")]}
-    verdict(all(holds_on_every_seed(lambda v, o=o: abs(v - o) <= ENTROPY_TOLERANCE, rows_of[(name, "entropy")])
-                for name, o in optimum.items()),
-            "H(tau) against its own P_B's exact optimum: " + ", ".join(
-                f"{name} {h[name]:.2f} / {o:.2f}" for name, o in optimum.items()))
-    verdict(holds_on_every_seed(lambda v: v < LEARNED_LOG_N, rows_of[("tb maxent learned", "log_n_error_max")]),
-            f"learned log n: largest error {table[('tb maxent learned', 'log_n_error_max')]:.2f} (mean "
-            f"{table[('tb maxent learned', 'log_n_error_mean')]:.3f})")
+    v = Verdicts(rcfg, rows)
+    v.entropy_at_equal_accuracy(("tb uniform", "tb free"))
+    v.own_optimum()
+    v.learned_n()
     for name in ("soft-q per-step log P_B", "soft-q gsql"):
-        verdict(holds_on_every_seed(lambda v: v < EXACT_SOFT_Q, rows_of[(name, "l1")]),
-                f"{name}: L1 to R/Z {table[(name, 'l1')]:.3f}")
+        v.add(holds_on_every_seed(lambda x: x < EXACT_SOFT_Q, v.rows[(name, "l1")]),
+              f"{name}: L1 to R/Z {v.table[(name, 'l1')]:.3f}")
     naive = "soft-q naive"
-    verdict(holds_on_every_seed(lambda v: v < EXACT_SOFT_Q, rows_of[(naive, "l1_to_naive_target")]),
-            f"{naive}: L1 to n R {table[(naive, 'l1_to_naive_target')]:.3f} (to R/Z {table[(naive, 'l1')]:.3f})")
-    return all(verdicts), "; ".join(evidence) + "."
+    v.add(holds_on_every_seed(lambda x: x < EXACT_SOFT_Q, v.rows[(naive, "l1_to_naive_target")]),
+          f"{naive}: L1 to n R {v.table[(naive, 'l1_to_naive_target')]:.3f} (to R/Z {v.table[(naive, 'l1')]:.3f})")
+    return v.result()
 
 
 def make_figures(rcfg: ReproduceConfig, results: list[dict[str, Any]], refs: dict[str, float]) -> list[dict]:

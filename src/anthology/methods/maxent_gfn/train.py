@@ -1,4 +1,4 @@
-"""Train a GFlowNet on the hypergrid with a chosen loss and backward policy; evaluate it exactly."""
+"""Train a GFlowNet (hypergrid or sEH fragment trees) with a chosen loss and backward policy, evaluated exactly."""
 
 from __future__ import annotations
 
@@ -169,7 +169,7 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     sampler is evaluated exactly by dynamic programming over all states.
 
     CLI: `anthology train maxent_gfn --preset demo --backward uniform`.
-    Left out: the paper's fragment-molecule and QM9 experiments (they arrive with the chem layer).
+    Left out: the paper's QM9 experiment (its fragment-tree task is `--preset fragments`).
     """
     check_config(cfg)
     tracker = tracker or make_tracker(run_dir, console=False, tensorboard=False)
