@@ -166,7 +166,7 @@ REPRODUCE_PRESETS: dict[str, ReproduceConfig] = {
                             variants=("lambdazero (ppo + al, kappa 1)", "screen fragment molecules")),
     "demo": ReproduceConfig(PRESETS["demo"], seeds=(0,), screen_pool=2000,
                             variants=("lambdazero (ppo + al, kappa 1)", "random policy + al")),
-    # quick runs the paper's arms (about 45 minutes on 2 cores); long adds kappa 0 and the fragment screen
+    # quick runs the paper's arms (71 minutes on 2 cores on 2026-12-01); long adds kappa 0 and the fragment screen
     "quick": ReproduceConfig(PRESETS["quick"], seeds=(0, 1, 2), variants=_PAPERS),
     "long": ReproduceConfig(PRESETS["long"], seeds=(0, 1, 2, 3, 4), variants=_SEARCHES),
     "vina": ReproduceConfig(PRESETS["vina"], seeds=(0, 1, 2), workers=1,

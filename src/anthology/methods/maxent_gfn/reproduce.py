@@ -164,7 +164,7 @@ class Verdicts:
                      for o in others),
                  f"H(tau): maxent {t[(m, 'entropy')]:.2f} vs " + ", ".join(
                      f"{o.removeprefix('tb ')} {t[(o, 'entropy')]:.2f}" for o in others)
-                 + f", at exact L1 {t[(m, 'l1')]:.3f} vs " + " / ".join(f"{t[(o, 'l1')]:.3f}" for o in others))
+                 + f"{',' if len(others) > 1 else ''} at exact L1 {t[(m, 'l1')]:.3f} vs " + " / ".join(f"{t[(o, 'l1')]:.3f}" for o in others))
 
     def result(self) -> tuple[bool, str]:
         return all(self.oks), "; ".join(self.evidence) + "."
