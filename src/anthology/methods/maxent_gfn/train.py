@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from anthology.chem.data import data_file
+from anthology.chem.fragment_tree import FragmentTreeEnv, distinct_modes
 from anthology.chem.fragments import FragmentMDP, load_blocks
 from anthology.chem.oracles import ProxyOracle
 from anthology.core.checkpoint import load_training_state, save_training_state
@@ -21,7 +22,6 @@ from anthology.core.errors import AnthologyError
 from anthology.core.result import TrainResult
 from anthology.core.run_dir import RunDir, cache_root
 from anthology.core.seeding import seed_everything
-from anthology.envs.fragment_tree import FragmentTreeEnv, distinct_modes
 from anthology.envs.hypergrid import HyperGrid
 from anthology.gfn.detailed_balance import detailed_balance_loss
 from anthology.gfn.env import EnumerableDagEnv
@@ -57,7 +57,7 @@ def make_env(cfg: EnvConfig) -> HyperGrid | FragmentTreeEnv:
 def fragment_env(cfg: EnvConfig) -> FragmentTreeEnv:
     """The listed fragment trees with their sEH proxy rewards; built once (about a minute for 20k trees)
     and kept in the user cache, keyed by everything the tables depend on."""
-    key = json.dumps({"blocks": cfg.blocks, "max_blocks": cfg.max_blocks, "beta": cfg.beta, "v": 1})
+    key = json.dumps({"blocks": cfg.blocks, "max_blocks": cfg.max_blocks, "beta": cfg.beta, "v": 2})
     path = cache_root() / f"fragment_tree-{hashlib.sha1(key.encode()).hexdigest()[:12]}.pkl"
     if path.is_file():
         with path.open("rb") as f:

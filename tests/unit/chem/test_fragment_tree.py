@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from anthology.chem.data import data_file
+from anthology.chem.fragment_tree import FragmentTreeEnv, distinct_modes, tree_key
 from anthology.chem.fragments import FragmentMDP, FragmentState, load_blocks
 from anthology.core.errors import AnthologyError
-from anthology.envs.fragment_tree import FragmentTreeEnv, distinct_modes, tree_key
 from anthology.gfn.env import EnumerableDagEnv
 from anthology.gfn.exact import (
     backward_log_probs,
