@@ -168,7 +168,7 @@ class FragmentTreeEnv:
 
     def backward_action(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """The backward action at the child that undoes move `actions` taken from `states`."""
-        return self.back_index[self.index(states), actions.clamp(max=self.exit_action - 1)]
+        return self.back_index[self.index(states), actions]
 
     def log_reward(self, states: torch.Tensor) -> torch.Tensor:
         return self._log_reward[self.index(states)]

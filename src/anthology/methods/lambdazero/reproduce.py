@@ -39,7 +39,7 @@ from anthology.core.run_dir import RunDir
 from anthology.tracking import Tracker
 
 from .config import REPRODUCE_PRESETS, VARIANTS, ReproduceConfig
-from .search import make_oracle, properties
+from .search import make_oracle, meets_constraints
 from .speedup import bootstrap_lower, calls_to_reach, running_top_k_mean, screening_calls
 from .train import LABELS_FILE, load_curve, train
 
@@ -97,7 +97,7 @@ def screen_pool(rcfg: ReproduceConfig, root: pathlib.Path) -> np.ndarray | None:
     pool = moses_smiles("train")
     drawn = [pool[i] for i in np.random.default_rng(0).permutation(len(pool))[: rcfg.screen_pool]]
     smiles = list(dict.fromkeys(canonical_smiles(s) or s for s in drawn))
-    smiles = [s for s, ok in zip(smiles, properties(cfg, smiles).satisfied, strict=True) if ok]
+    smiles = [s for s, ok in zip(smiles, meets_constraints(cfg, smiles), strict=True) if ok]
     oracle = make_oracle(dataclasses.replace(cfg.oracle, cache=cfg.oracle.cache or str(root / "oracle_cache.sqlite")))
     scores = np.array([r.value for r in oracle.score(smiles) if r.status == "ok"], dtype=float)
     oracle.cache.close()

@@ -100,6 +100,18 @@ def properties(cfg: Config, smiles: Sequence[str]) -> Properties:
     return Properties(qed, sa, mw, alerts, discount, satisfied)
 
 
+def meets_constraints(cfg: Config, smiles: Sequence[str]) -> list[bool]:
+    """`properties(cfg, smiles).satisfied`, with the molecular weight checked first: it alone rules most
+    fragment molecules out, and costs a fraction of QED, SA and the alert matching."""
+    low, high = cfg.mw_window
+    inside = [i for i, w in enumerate(molecular_weights(smiles)) if low <= w <= high]
+    out = [False] * len(smiles)
+    if inside:
+        for i, ok in zip(inside, properties(cfg, [smiles[i] for i in inside]).satisfied, strict=True):
+            out[i] = bool(ok)
+    return out
+
+
 def random_molecule(mdp: FragmentMDP, rng: random.Random) -> FragmentState:
     """A random fragment molecule: 2..max_blocks blocks (uniform), each attach uniform over the valid ones."""
     state = FragmentState()
@@ -198,13 +210,7 @@ class Search:
         molecule: the constraints cost nothing next to an oracle call, so no strategy calls the oracle on a
         molecule that could never count."""
         todo = [s for s in dict.fromkeys(smiles) if s not in self._admissible]
-        if todo:
-            low, high = self.cfg.mw_window  # the weight alone rules most fragment molecules out, cheaply
-            mw = molecular_weights(todo)
-            self._admissible.update((s, False) for s, w in zip(todo, mw) if not low <= w <= high)
-            todo = [s for s, w in zip(todo, mw) if low <= w <= high]
-        if todo:
-            self._admissible.update(zip(todo, properties(self.cfg, todo).satisfied.tolist()))
+        self._admissible.update(zip(todo, meets_constraints(self.cfg, todo)))
         return [self._admissible[s] for s in smiles]
 
     def label(self, smiles: Sequence[str], round_index: int, predicted: dict[str, tuple[float, float]] | None = None
