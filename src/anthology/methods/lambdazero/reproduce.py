@@ -81,6 +81,15 @@ def make_jobs(rcfg: ReproduceConfig, reproduction: RunDir) -> list[CurveJob]:
     return jobs
 
 
+def pool_smiles(rcfg: ReproduceConfig) -> list[str]:
+    """The screening pool: the admissible molecules (canonical, distinct) among `rcfg.screen_pool` MOSES
+    training molecules drawn in a fixed order."""
+    pool = moses_smiles("train")
+    drawn = [pool[i] for i in np.random.default_rng(0).permutation(len(pool))[: rcfg.screen_pool]]
+    smiles = list(dict.fromkeys(canonical_smiles(s) or s for s in drawn))
+    return [s for s, ok in zip(smiles, meets_constraints(rcfg.train, smiles), strict=True) if ok]
+
+
 def screen_pool(rcfg: ReproduceConfig, root: pathlib.Path) -> np.ndarray | None:
     """The oracle's scores of the admissible molecules among `rcfg.screen_pool` MOSES molecules (a seeded
     draw, the same for every run), scored once and kept in <runs>/lambdazero/; None for a docking oracle
@@ -94,10 +103,7 @@ def screen_pool(rcfg: ReproduceConfig, root: pathlib.Path) -> np.ndarray | None:
     if path.is_file():
         with np.load(path) as z:
             return z["scores"]
-    pool = moses_smiles("train")
-    drawn = [pool[i] for i in np.random.default_rng(0).permutation(len(pool))[: rcfg.screen_pool]]
-    smiles = list(dict.fromkeys(canonical_smiles(s) or s for s in drawn))
-    smiles = [s for s, ok in zip(smiles, meets_constraints(cfg, smiles), strict=True) if ok]
+    smiles = pool_smiles(rcfg)
     oracle = make_oracle(dataclasses.replace(cfg.oracle, cache=cfg.oracle.cache or str(root / "oracle_cache.sqlite")))
     scores = np.array([r.value for r in oracle.score(smiles) if r.status == "ok"], dtype=float)
     oracle.cache.close()
