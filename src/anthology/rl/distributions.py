@@ -40,7 +40,8 @@ def squashed_log_prob(pre_tanh: torch.Tensor, mean: torch.Tensor, log_std: torch
 def sample_squashed(mean: torch.Tensor, log_std: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor,
                     generator: torch.Generator | None = None) -> SquashedSample:
     """A reparameterised sample (gradients flow to mean and log_std) and its log-probability."""
-    noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype)
+    noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype,
+                        device=mean.device if generator is None else generator.device).to(mean.device)
     pre_tanh = mean + log_std.exp() * noise
     action = bias + scale * torch.tanh(pre_tanh)
     return SquashedSample(action, squashed_log_prob(pre_tanh, mean, log_std, scale), bias + scale * torch.tanh(mean))
