@@ -44,7 +44,7 @@ import torch
 from scipy.optimize import minimize
 from torch import Tensor
 
-from anthology.envs.control_tasks import ControlTask
+from anthology.envs.control_interface import ControlTask
 
 
 @dataclasses.dataclass(frozen=True)
