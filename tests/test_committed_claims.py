@@ -16,7 +16,7 @@ AWAITING_RERUN: set[str] = set()
 # Claims whose method's judge changed after they were made and whose rerun is owed (too long for the session
 # that changed the judge; the method README says so): re-judging them must give another verdict or evidence,
 # so the entry fails as soon as the rerun lands.
-JUDGE_CHANGED: set[str] = {"lambdazero/vina/claim.json"}  # 3 seeds x 3 arms of docking, issue 14
+JUDGE_CHANGED: set[str] = set()
 
 
 def _name(path: pathlib.Path) -> str:
