@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 
 pytest.importorskip("gymnasium")
-import gymnasium as gym  # noqa: E402
+import gymnasium as gym
 
-from anthology.core.errors import AnthologyError  # noqa: E402
-from anthology.envs.distractors import GaussianDistractors  # noqa: E402
+from anthology.core.errors import AnthologyError
+from anthology.envs.distractors import GaussianDistractors
 
 
 def _pair(dims, scale=1.0, seed=3):
@@ -41,7 +41,7 @@ def test_same_seed_same_distractors_other_seed_other():
 
 
 def test_no_distractors_is_the_plain_observation_and_bad_sizes_are_refused():
-    _, wrapped, obs, distracted = _pair(0)
+    _, _, obs, distracted = _pair(0)
     np.testing.assert_array_equal(obs, distracted)
     with pytest.raises(AnthologyError, match="dims >= 0"):
         GaussianDistractors(gym.make("Pendulum-v1"), -1)
