@@ -150,7 +150,7 @@ PRESETS: dict[str, Config] = {
                    world_model=WorldModelConfig(batch=32)),
     # quick: the pendulum's model fitted with 600 updates of 32 episodes; the Myriad tasks' online loop at
     # the official 5,000 steps with a world-model update every 10 steps and a policy update every 50
-    # (the official 2 and 16 cost about 11 minutes per run at L = 100 on one core)
+    # (at the official 2 and 16 one run at L = 100 costs about 7 minutes on one idle core: speed.md)
     "quick": Config(model_steps=600, starts=64, model_every=10, policy_every=50, world_model=WorldModelConfig(batch=32)),
     "paper": Config(),  # the official arm_default schedule and sizes
 }

@@ -131,9 +131,8 @@ def make_figures(rcfg: ReproduceConfig, results: list[dict[str, Any]], rows: lis
                    and any("train/grad_cosine" in e for e in r["curve"]["evaluations"])]
         if longest:
             figures.append(line_figure(
-                f"grad_cosine_{task}", f"{task} H={max(horizons)}: cosine of the policy gradient with the simulator's "
-                f"over training (seed {min(rcfg.seeds)}, mean since the previous evaluation)", "environment step",
-                "cosine similarity",
+                f"grad_cosine_{task}", f"{task} H={max(horizons)}: gradient cosine with the simulator's (seed "
+                f"{min(rcfg.seeds)})", "environment step", "cosine (mean since the previous evaluation)",
                 [series(r["variant"], [e["step"] for e in r["curve"]["evaluations"] if "train/grad_cosine" in e],
                         [e["train/grad_cosine"] for e in r["curve"]["evaluations"] if "train/grad_cosine" in e])
                  for r in longest]))
@@ -142,8 +141,8 @@ def make_figures(rcfg: ReproduceConfig, results: list[dict[str, Any]], rows: lis
             land = r["curve"]["landscape"]
             figures.append(line_figure(
                 f"landscape_{task}_H{r['summary']['horizon']}",
-                f"{task} H={r['summary']['horizon']}: return of the first action, true vs AWM (seed {min(rcfg.seeds)}; "
-                f"total variation {land['tv_true']:.0f} vs {land['tv_model']:.0f})", "first action a", "J(a)",
+                f"{task} H={r['summary']['horizon']}: J(a), seed {min(rcfg.seeds)}; total variation "
+                f"{land['tv_true']:.0f} (true) vs {land['tv_model']:.0f} (AWM)", "first action a", "J(a)",
                 [series("true J(a)", land["actions"], land["true"]), series("AWM J(a)", land["actions"], land["model"], "--")]))
     return figures
 
