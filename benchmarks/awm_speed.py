@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import pathlib
-import statistics
 import sys
-import time
-from collections.abc import Callable
 
 import torch
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 from anthology.core.config import override
 from anthology.envs.control_tasks import make_control_task
@@ -25,19 +24,10 @@ from anthology.methods.awm import PRESETS
 from anthology.methods.awm.episodes import collect_episode, sample_episodes
 from anthology.methods.awm.losses import Simulator, bpo_loss, world_model_loss
 from anthology.methods.awm.networks import make_policy, make_world_model
+from timing import median_seconds
 
 OUT = pathlib.Path(__file__).resolve().parents[1] / "results" / "awm"
 TASK, HORIZONS = "cancer", (20, 100)
-
-
-def timed(fn: Callable[[], object], repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        tick = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - tick)
-    return statistics.median(times)
 
 
 def imagine_by_recomputing(model: torch.nn.Module, policy: torch.nn.Module, task, s1: torch.Tensor) -> torch.Tensor:
@@ -74,13 +64,13 @@ def measure_model(task, data, method: str, core: str, repeats: int) -> list[dict
         loss.backward()
 
     name = f"{method} ({core})" if method != "markov" else "one-step model"
-    rows = [{"horizon": task.horizon, "model": name, "what": "world-model update", "seconds": timed(model_update, repeats)},
+    rows = [{"horizon": task.horizon, "model": name, "what": "world-model update", "seconds": median_seconds(model_update, repeats)},
             {"horizon": task.horizon, "model": name, "what": "policy update (imagined rollouts + backward)",
-             "seconds": timed(policy_update, repeats)}]
+             "seconds": median_seconds(policy_update, repeats)}]
     if (method, core) == ("awm", "gpt"):
         with torch.no_grad():
-            cached = timed(lambda: bpo_loss(policy, model, task, s1, 0.0, None), repeats)
-            recomputed = timed(lambda: imagine_by_recomputing(model, policy, task, s1), repeats)
+            cached = median_seconds(lambda: bpo_loss(policy, model, task, s1, 0.0, None), repeats)
+            recomputed = median_seconds(lambda: imagine_by_recomputing(model, policy, task, s1), repeats)
         rows.append({"horizon": task.horizon, "model": name, "what": "imagination with the KV cache", "seconds": cached})
         rows.append({"horizon": task.horizon, "model": name, "what": "imagination recomputing the prefix",
                      "seconds": recomputed, "ratio_to_cached": recomputed / cached})
@@ -96,7 +86,7 @@ def measure_simulator(task, data, repeats: int) -> dict:
         loss.backward()
 
     return {"horizon": task.horizon, "model": "simulator", "what": "policy update (BPTT through the simulator)",
-            "seconds": timed(simulator_gradient, repeats)}
+            "seconds": median_seconds(simulator_gradient, repeats)}
 
 
 def main(repeats: int = 5, threads: int = 1) -> None:

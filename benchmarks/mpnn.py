@@ -14,13 +14,13 @@ import copy
 import json
 import pathlib
 import random
-import statistics
 import sys
-import time
 
 import torch
 from torch.nn import functional as F
 from torch_geometric.nn import NNConv
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 from anthology.chem.data import data_file, moses_smiles
 from anthology.chem.fragment_graph import FragmentGraphs
@@ -29,6 +29,7 @@ from anthology.chem.seh_proxy import SEHProxy, featurize
 from anthology.methods.lambdazero.config import MDPConfig
 from anthology.methods.lambdazero.search import make_mdp, random_molecule
 from anthology.nets.mpnn import MPNN
+from timing import median_seconds
 
 OUT = pathlib.Path(__file__).parents[1] / "results" / "benchmarks"
 
@@ -51,16 +52,6 @@ def nnconv_nodes(net: MPNN, conv: NNConv, x: torch.Tensor, edge_index: torch.Ten
         out, h = net.gru(F.leaky_relu(conv(out, edge_index, edge_attr))[None], h)
         out = out[0]
     return out
-
-
-def median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        tick = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - tick)
-    return statistics.median(times)
 
 
 def batch_of(mols: list) -> tuple[torch.Tensor, ...]:
