@@ -18,6 +18,7 @@ from anthology.core.result import TrainResult
 from anthology.core.run_dir import RunDir
 from anthology.core.seeding import seed_everything
 from anthology.rl.actor_critic import QEnsemble, SquashedGaussianActor
+from anthology.rl.evaluation import EPISODE_SEED_STRIDE, evaluate_policy
 from anthology.rl.replay_buffer import ReplayBuffer
 from anthology.rl.sac import SACLearner, sac_update
 from anthology.rl.temperature import (
@@ -30,8 +31,6 @@ from anthology.tracking import Tracker, make_tracker
 
 from .config import DISCRETE_ENVS, Config, EnvConfig
 from .soft_q import train_soft_q
-
-EPISODE_SEED_STRIDE = 100_003  # episode e of seed s resets the env with seed s * stride + e
 
 
 def is_discrete(cfg: EnvConfig) -> bool:
@@ -69,22 +68,6 @@ def entropy_target(cfg: Config, low: torch.Tensor, high: torch.Tensor) -> float 
     if cfg.temperature == "dynamic":
         return decoupled_entropy_target(low, high, cfg.target_alpha)
     return None
-
-
-@torch.no_grad()
-def evaluate_policy(actor: SquashedGaussianActor, env: Any, episodes: int, seed: int) -> float:
-    """Mean undiscounted return of the deterministic policy a = bias + scale tanh(mu(s))."""
-    returns = []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        total, done = 0.0, False
-        while not done:
-            action = actor(torch.as_tensor(obs)[None]).mean_action[0]
-            obs, reward, terminated, truncated, _ = env.step(action.numpy())
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    return float(np.mean(returns))
 
 
 def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = None) -> TrainResult:
@@ -178,8 +161,9 @@ def train_sac(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | Non
             obs_np, _ = env.reset(seed=cfg.seed * EPISODE_SEED_STRIDE + episode)
             obs, episode_return = torch.as_tensor(obs_np), 0.0
         if done % cfg.eval_every == 0 or done == cfg.total_steps:
-            record = {"step": done, "eval/return": evaluate_policy(actor.cpu(), eval_env, cfg.eval_episodes,
-                                                                   cfg.seed * EPISODE_SEED_STRIDE + 50_000),
+            actor.cpu()
+            record = {"step": done, "eval/return": evaluate_policy(lambda o: actor(o).mean_action, eval_env,
+                                                                   cfg.eval_episodes, cfg.seed * EPISODE_SEED_STRIDE + 50_000),
                       "eval/temperature": float(log_temperature.detach().exp())}
             actor.to(device)
             curve.append(record)

@@ -15,6 +15,7 @@ from anthology.core.errors import require
 from anthology.core.result import TrainResult
 from anthology.core.run_dir import RunDir
 from anthology.core.seeding import seed_everything
+from anthology.rl.evaluation import EPISODE_SEED_STRIDE, evaluate_policy
 from anthology.rl.replay_buffer import ReplayBuffer
 from anthology.rl.sac import polyak_update
 from anthology.rl.td3 import add_exploration_noise, linear_schedule
@@ -32,7 +33,6 @@ from .losses import (
 )
 from .networks import Encoder, LatentActor, TransitionModel, TwinCritic
 
-EPISODE_SEED_STRIDE = 100_003  # episode e of seed s resets the env with seed s * stride + e
 EVAL_SEED = 50_000
 
 
@@ -50,21 +50,6 @@ def encode(encoder: Encoder, obs: torch.Tensor) -> torch.Tensor:
     """The latent the actor acts on: z, or the mean of a Gaussian encoder."""
     out = encoder(obs)
     return out if isinstance(out, torch.Tensor) else out.mean
-
-
-@torch.no_grad()
-def evaluate_policy(encoder: Encoder, actor: LatentActor, env: Any, episodes: int, seed: int) -> float:
-    returns = []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        total, done = 0.0, False
-        while not done:
-            action = actor(encode(encoder, torch.as_tensor(obs, dtype=torch.float32)[None]))[0]
-            obs, reward, terminated, truncated, _ = env.step(action.numpy())
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    return float(np.mean(returns))
 
 
 def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = None) -> TrainResult:
@@ -144,7 +129,8 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
             obs_np, _ = env.reset(seed=cfg.seed * EPISODE_SEED_STRIDE + episode)
             obs, episode_return = torch.as_tensor(obs_np, dtype=torch.float32), 0.0
         if done % cfg.eval_every == 0 or done == cfg.total_steps:
-            record = {"step": done, "eval/return": evaluate_policy(encoder.cpu(), actor.cpu(), eval_env,
+            encoder.cpu(), actor.cpu()
+            record = {"step": done, "eval/return": evaluate_policy(lambda o: actor(encode(encoder, o)), eval_env,
                                                                    cfg.eval_episodes,
                                                                    cfg.seed * EPISODE_SEED_STRIDE + EVAL_SEED)}
             record |= {k: v for k, v in info.items() if k.startswith("train/rank") or k == "train/condition"}
