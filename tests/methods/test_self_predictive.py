@@ -7,8 +7,9 @@ import torch
 from torch import distributions as td
 
 from anthology.methods.self_predictive import linear
-from anthology.methods.self_predictive.losses import collapse_diagnostics, smoothed_action, zp_loss
+from anthology.methods.self_predictive.losses import collapse_diagnostics, zp_loss
 from anthology.methods.self_predictive.networks import Encoder, TransitionModel
+from anthology.rl.td3 import td3_target_action
 
 
 def _gaussian(mean, std):
@@ -68,9 +69,9 @@ def test_smoothing_noise_is_clipped_and_actions_stay_in_the_box():
     generator = torch.Generator().manual_seed(0)
     mean = torch.zeros(10_000, 2)
     low, high = -torch.ones(2), torch.ones(2)
-    action = smoothed_action(mean, 5.0, 0.3, low, high, generator)
+    action = td3_target_action(mean, 5.0, 0.3, low, high, generator)
     assert action.abs().max() <= 0.3 and action.abs().max() > 0.29  # std 5: nearly all draws hit the clip
-    assert smoothed_action(mean + 0.9, 5.0, 0.3, low, high, generator).max() <= 1.0
+    assert td3_target_action(mean + 0.9, 5.0, 0.3, low, high, generator).max() <= 1.0
 
 
 def _random_mdp_records(target, seeds=(0, 1, 2)):

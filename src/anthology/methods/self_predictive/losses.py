@@ -10,7 +10,8 @@ Representations: Understanding Self-Predictive RL", ICLR 2024, Sec. 5 and the of
 - OP (observation prediction, φ_O): the model predicts s' itself: ‖ŝ' − s'‖² (l2) or −log p(s'|z, a).
 - TD3 on the latent, as the official code runs it: the critic regresses on
   r + γ (1 − done) min_j Q̄_j(z̄', a'), a' = clip(π(z̄') + clip(ε, −c, c)) from the online actor and
-  the EMA encoder's z̄'; the actor ascends min_j Q_j(sg z, π(z) + clipped ε).
+  the EMA encoder's z̄'; the actor ascends min_j Q_j(sg z, π(z) + clipped ε). Both noisy actions are
+  `anthology.rl.td3.td3_target_action` at the exploration schedule's std (the official `sample(clip=0.3)`).
 - Collapse diagnostics: rank of a latent batch at three tolerances and its condition number.
 """
 
@@ -21,7 +22,7 @@ from typing import Literal
 import torch
 from torch import distributions as td
 
-from anthology.rl.td3 import td3_critic_target, td3_target_action
+from anthology.rl.td3 import td3_critic_target
 
 Form = Literal["l2", "fkl", "rkl"]
 TargetKind = Literal["ema", "detached", "online"]
@@ -64,13 +65,6 @@ def latent_critic_loss(q: torch.Tensor, reward: torch.Tensor, done: torch.Tensor
     target = td3_critic_target(reward, done, next_q, gamma)
     loss = (q - target[None]).pow(2).mean(dim=1).mean()
     return loss, {"train/loss_critic": loss.detach(), "train/q_mean": q.detach().mean()}
-
-
-def smoothed_action(mean_action: torch.Tensor, std: float, clip: float, low: torch.Tensor, high: torch.Tensor,
-                    generator: torch.Generator) -> torch.Tensor:
-    """π(z) + clip(ε, −c, c), ε ~ N(0, std²), kept on the box: the official code's `sample(clip=stddev_clip)`
-    for target actions and for the actor loss (std is the exploration schedule's)."""
-    return td3_target_action(mean_action, std, clip, low, high, generator)
 
 
 def latent_actor_loss(q: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

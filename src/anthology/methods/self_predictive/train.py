@@ -18,7 +18,7 @@ from anthology.core.seeding import seed_everything
 from anthology.rl.evaluation import EPISODE_SEED_STRIDE, evaluate_policy
 from anthology.rl.replay_buffer import ReplayBuffer
 from anthology.rl.sac import polyak_update
-from anthology.rl.td3 import add_exploration_noise, linear_schedule
+from anthology.rl.td3 import add_exploration_noise, linear_schedule, td3_target_action
 from anthology.tracking import Tracker, make_tracker
 
 from .config import Config
@@ -28,7 +28,6 @@ from .losses import (
     latent_critic_loss,
     op_loss,
     sample,
-    smoothed_action,
     zp_loss,
 )
 from .networks import Encoder, LatentActor, TransitionModel, TwinCritic
@@ -170,7 +169,7 @@ def update(cfg: Config, encoder: Encoder, target_encoder: Encoder, model: Transi
     through its input), then the critic (whose TD loss also trains the encoder), then the actor on the
     detached latent, then the EMA encoder and target critics."""
     info: dict[str, float] = {}
-    representation = [*encoder.parameters(), *model.parameters()]
+    representation = model_optimizer.param_groups[0]["params"]  # the encoder's and the model's
 
     # representation: aux_coef * ZP/OP + -min Q(sg z, π(z) + ε), the critic frozen
     batch = buffer.sample(cfg.batch_size, generator)
@@ -193,7 +192,7 @@ def update(cfg: Config, encoder: Encoder, target_encoder: Encoder, model: Transi
         loss = loss + cfg.aux_coef * distance.mean()
         info |= {k: float(v) for k, v in aux_info.items()}
     critic.requires_grad_(False)
-    action = smoothed_action(actor(z), std, cfg.noise_clip, low, high, generator)
+    action = td3_target_action(actor(z), std, cfg.noise_clip, low, high, generator)
     actor_term, _ = latent_actor_loss(critic(z.detach(), action))
     critic.requires_grad_(True)
     model_optimizer.zero_grad(set_to_none=True)
@@ -207,7 +206,7 @@ def update(cfg: Config, encoder: Encoder, target_encoder: Encoder, model: Transi
     z = sample(encoder(batch.obs))
     with torch.no_grad():
         next_z = sample(target_encoder(batch.next_obs))
-        next_action = smoothed_action(actor(next_z), std, cfg.noise_clip, low, high, generator)
+        next_action = td3_target_action(actor(next_z), std, cfg.noise_clip, low, high, generator)
         next_q = target_critic(next_z, next_action)
     critic_loss, critic_info = latent_critic_loss(critic(z, batch.action), batch.reward, batch.done, next_q,
                                                   cfg.gamma)
@@ -222,7 +221,7 @@ def update(cfg: Config, encoder: Encoder, target_encoder: Encoder, model: Transi
     # actor on the detached latent
     z = z.detach()
     critic.requires_grad_(False)
-    action = smoothed_action(actor(z), std, cfg.noise_clip, low, high, generator)
+    action = td3_target_action(actor(z), std, cfg.noise_clip, low, high, generator)
     actor_loss, actor_info = latent_actor_loss(critic(z, action))
     critic.requires_grad_(True)
     actor_optimizer.zero_grad(set_to_none=True)
