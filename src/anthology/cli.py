@@ -104,9 +104,11 @@ def cmd_train(args: list[str]) -> int:
         if run.read_summary() is not None:
             print(f"run {run.path} has already finished; nothing to resume")
             return 0
-        cfg = config_from_dict(spec.config_cls, run.read_config()["config"])
-    else:
-        cfg = _parse(spec.config_cls, args, f"anthology train {spec.name} --preset {preset}",
+        stored = run.read_config()
+        cls = type(spec.presets[stored["preset"]]) if stored.get("preset") in spec.presets else spec.config_cls
+        cfg = config_from_dict(cls, stored["config"])
+    else:  # a preset may be of another config class than the method's main one (self_predictive: MiniGrid)
+        cfg = _parse(type(spec.presets[preset]), args, f"anthology train {spec.name} --preset {preset}",
                      default=spec.presets[preset])
         run = RunDir.create(spec.name, preset, cfg.seed, root)
         run.write_config(cfg, spec.name, preset)

@@ -62,3 +62,7 @@ class QEnsemble(nn.Module):
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([obs, action], dim=-1))[..., 0]
+
+    def member(self, index: int, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Q_index(s, a) alone [B]: the same numbers as forward(...)[index] at half the work of two members."""
+        return self.net.member(index, torch.cat([obs, action], dim=-1))[..., 0]

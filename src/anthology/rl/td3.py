@@ -95,7 +95,7 @@ def td3_update(learner: TD3Learner, batch: Batch, gamma: float, step: int, polic
     learner.critic_optimizer.step()
     if step % policy_delay == 0:
         learner.critic.requires_grad_(False)  # the actor loss needs dQ/da only, not the critics' weight gradients
-        actor_loss, actor_info = td3_actor_loss(learner.critic(batch.obs, learner.actor(batch.obs))[0])
+        actor_loss, actor_info = td3_actor_loss(learner.critic.member(0, batch.obs, learner.actor(batch.obs)))
         learner.actor_optimizer.zero_grad(set_to_none=True)
         actor_loss.backward()
         learner.actor_optimizer.step()

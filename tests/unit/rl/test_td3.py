@@ -179,3 +179,16 @@ def test_layer_norm_critics_hold_layer_norms_and_the_default_critic_is_a_plain_r
     for a, b in zip(plain.net.layers.parameters(), normed.net.layers.parameters(), strict=True):
         assert torch.equal(a, b)
     assert not torch.allclose(plain(obs, action), normed(obs, action))
+
+
+def test_a_single_critic_member_gives_its_slice_of_the_ensemble():
+    torch.manual_seed(0)
+    obs, action = torch.randn(6, OBS_DIM), torch.rand(6, ACTION_DIM)
+    for layer_norm in (False, True):
+        critic = QEnsemble(OBS_DIM, ACTION_DIM, HIDDEN, layer_norm=layer_norm)
+        with torch.no_grad():  # members that differ in every parameter, LayerNorm's included
+            for p in critic.parameters():
+                p.add_(torch.randn_like(p))
+        both = critic(obs, action)
+        for j in range(2):
+            torch.testing.assert_close(critic.member(j, obs, action), both[j])

@@ -14,8 +14,8 @@ METHOD = MethodSpec(
           "Understanding Self-Predictive RL. ICLR 2024",
     claim=CLAIM,
     reproduces="the linear theorem's |cos| between encoder columns under online, detached and EMA targets "
-               "(MountainCar RBF features, a random linear MDP), and TD3 / ZP / OP returns on Pendulum with Gaussian "
-               "distractor dimensions",
+               "(MountainCar RBF features, a random linear MDP), TD3 / ZP / OP returns on Pendulum with Gaussian "
+               "distractor dimensions, and recurrent Q-learning with and without ZP on two MiniGrid tasks",
     config_cls=Config,
     presets=PRESETS,
     train=train,

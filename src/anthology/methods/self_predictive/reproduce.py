@@ -1,10 +1,11 @@
-"""The claim's experiments: the linear theorem (the paper's Fig. 2) and distractor robustness (Sec. 5.2).
+"""The claim's experiments: the linear theorem (the paper's Fig. 2), distractor robustness (Sec. 5.2) and
+the POMDP part (Sec. 5.3: recurrent Q-learning on MiniGrid with ZP on the LSTM's states).
 
 Claim (Ni et al. 2024): with a stop-gradient target (detached or EMA) the self-predictive loss keeps a
 linear encoder's columns orthogonal (ΦᵀΦ is preserved) while the online target lets them drift towards
 collapse; in RL with distracting observation dimensions the self-predictive (ZP) representation stays
-robust while observation prediction (OP) degrades. `judge` is written before the runs.
-The POMDP part (recurrent Q-learning on MiniGrid) is not built yet.
+robust while observation prediction (OP) degrades; in POMDPs, ZP on a recurrent agent's history state
+matches or beats the recurrent model-free agent. `judge` is written before the runs.
 """
 
 from __future__ import annotations
@@ -34,10 +35,13 @@ from .train import train
 
 CLAIM = ("A stop-gradient target (detached or EMA) keeps a linear self-predictive encoder's columns orthogonal while "
          "the online target lets them collapse; with distracting observation dimensions, the self-predictive (ZP) "
-         "representation stays robust where observation prediction (OP) degrades.")
+         "representation stays robust where observation prediction (OP) degrades; in POMDPs, ZP on a recurrent agent's "
+         "history state matches or beats the recurrent model-free agent.")
 STOPPED = ("detached", "ema")
 STOPPED_GRAM_BOUND = 1e-3  # ‖ΦᵀΦ − Φ₀ᵀΦ₀‖_F a stopped target may reach in 500 SGD steps (the flow keeps it at 0)
 COLLAPSE_RATIO = 10.0  # online |cos| must exceed every stopped target's by this factor, seed by seed
+LATE_EVALS = 3  # the POMDP score: mean success over the last 3 evaluations (30 episodes at 10 each)
+MATCH_MARGIN = 0.1  # "matches": ZP's late success at most this far below the model-free agent's, seed by seed
 
 
 def run_linear(rcfg: ReproduceConfig) -> tuple[list[ClaimRow], dict[str, dict[str, Any]]]:
@@ -65,7 +69,12 @@ run_job = functools.partial(run_curve_job, train=train, load_curve=load_evaluati
 
 def describe_job(result: dict[str, Any]) -> str:
     s = result["summary"]
-    return f"{s['env']}/d={s['distractors']}/{result['variant']}/s{s['seed']}"
+    where = f"{s['env']}/d={s['distractors']}" if "distractors" in s else s["env"]
+    return f"{where}/{result['variant']}/s{s['seed']}"
+
+
+def is_pomdp(result: dict[str, Any]) -> bool:
+    return "distractors" not in result["summary"]
 
 
 def rl_setting(env: str, distractors: int) -> str:
@@ -81,14 +90,38 @@ def make_jobs(rcfg: ReproduceConfig, reproduction: RunDir) -> list[CurveJob]:
                 run = job_dir(reproduction, f"{rcfg.train.env}-d{distractors}-{name}-s{seed}")
                 run.write_config(cfg, "self_predictive", reproduction.path.parent.name)
                 jobs.append(CurveJob(cfg, name, str(run.path)))
+    for task in rcfg.pomdp_tasks if rcfg.pomdp is not None else ():
+        for name, aux in rcfg.pomdp_arms:
+            for seed in rcfg.seeds:
+                cfg = override(rcfg.pomdp, env=task, aux=aux, seed=seed, device=rcfg.train.device)
+                run = job_dir(reproduction, f"{task}-{name}-s{seed}")
+                run.write_config(cfg, "self_predictive", reproduction.path.parent.name)
+                jobs.append(CurveJob(cfg, name, str(run.path)))
     return jobs
+
+
+def late_success(curve: list[dict[str, Any]]) -> float:
+    return statistics.mean(e["eval/success"] for e in curve[-LATE_EVALS:])
+
+
+def build_pomdp_table(rcfg: ReproduceConfig, results: list[dict[str, Any]]) -> list[ClaimRow]:
+    rows = []
+    for task in rcfg.pomdp_tasks if rcfg.pomdp is not None else ():
+        for name, _ in rcfg.pomdp_arms:
+            runs = sorted((r for r in results if is_pomdp(r) and r["variant"] == name and r["summary"]["env"] == task),
+                          key=lambda r: rcfg.seeds.index(r["summary"]["seed"]))
+            rows.append(summarize(task, name, "late_success", [late_success(r["curve"]) for r in runs]))
+            rows.append(summarize(task, name, "final_return", [r["summary"]["eval/return"] for r in runs]))
+            if "train/rank_0.01" in runs[0]["summary"]:
+                rows.append(summarize(task, name, "latent_rank_1e-2", [r["summary"]["train/rank_0.01"] for r in runs]))
+    return rows
 
 
 def build_rl_table(rcfg: ReproduceConfig, results: list[dict[str, Any]]) -> list[ClaimRow]:
     rows = []
     for distractors in rcfg.distractors:
         for name, _ in rcfg.arms:
-            runs = sorted((r["summary"] for r in results if r["variant"] == name
+            runs = sorted((r["summary"] for r in results if not is_pomdp(r) and r["variant"] == name
                            and r["summary"]["distractors"] == distractors), key=lambda s: rcfg.seeds.index(s["seed"]))
             where = rl_setting(rcfg.train.env, distractors)
             rows.append(summarize(where, name, "return", [s["eval/return"] for s in runs]))
@@ -103,6 +136,8 @@ def judge(rcfg: ReproduceConfig, rows: list[ClaimRow]) -> tuple[bool, str]:
        and the online target's final |cos| exceeds 10x each stopped target's.
     2. Distractors: at the largest d, ZP's final return beats OP's on every seed, and (when a run with
        fewer distractors exists) OP's drop from the smallest d to the largest exceeds ZP's on every seed.
+    3. POMDPs (when run), per MiniGrid task: ZP matches or beats the recurrent model-free agent, seed by
+       seed: its success over the last 3 evaluations is at least the model-free agent's minus 0.1.
     Holds when every part holds."""
     table = {(r.setting, r.variant, r.metric): r for r in rows}
     parts, ok = [], True
@@ -130,7 +165,16 @@ def judge(rcfg: ReproduceConfig, rows: list[ClaimRow]) -> tuple[bool, str]:
                                         zp, table[(clean, "op", "return")], op)
             ok &= drops
             parts[-1] += f"; op drops more than zp from d={low_d} on every seed ({'holds' if drops else 'does not hold'})"
-    return ok, "; ".join(parts) + ". The POMDP part (MiniGrid) is not built."
+    model_free, ours = rcfg.pomdp_arms[0][0], "zp"
+    for task in rcfg.pomdp_tasks if rcfg.pomdp is not None else ():
+        zp, base = table[(task, ours, "late_success")], table[(task, model_free, "late_success")]
+        matches = holds_on_every_seed(lambda a, b: a >= b - MATCH_MARGIN, zp, base)
+        ok &= matches
+        parts.append(f"{task}: late success zp {zp.mean:.2f} vs {model_free} {base.mean:.2f} (zp "
+                     f"{'matches or beats it on every seed' if matches else 'falls more than 0.1 behind on some seed'})")
+    if rcfg.pomdp is None:
+        parts.append("the POMDP part (MiniGrid) is not in this preset")
+    return ok, "; ".join(parts) + "."
 
 
 def make_figures(rcfg: ReproduceConfig, results: list[dict[str, Any]], curves: dict[str, Any]) -> list[dict]:
@@ -140,8 +184,15 @@ def make_figures(rcfg: ReproduceConfig, results: list[dict[str, Any]], curves: d
             f"linear_cosine_{task}", f"{task}: |cos| between Φ's columns (median of {len(rcfg.linear_seeds)} seeds)",
             "SGD step", "|cos|", [series(t, curves[f"{task}/{t}"]["step"], curves[f"{task}/{t}"]["median"])
                                   for t in linear.TARGETS], logy=True))
+    for task in rcfg.pomdp_tasks if rcfg.pomdp is not None else ():
+        first = [r for r in results if is_pomdp(r) and r["summary"]["env"] == task
+                 and r["summary"]["seed"] == min(rcfg.seeds)]
+        figures.append(line_figure(
+            f"success_{task}", f"{task}: greedy success rate (seed {min(rcfg.seeds)})", "environment step",
+            "success", [series(r["variant"], [e["step"] for e in r["curve"]], [e["eval/success"] for e in r["curve"]])
+                        for r in first]))
     for distractors in rcfg.distractors:
-        first = [r for r in results if r["summary"]["distractors"] == distractors and r["summary"]["seed"] == min(rcfg.seeds)]
+        first = [r for r in results if not is_pomdp(r) and r["summary"]["distractors"] == distractors and r["summary"]["seed"] == min(rcfg.seeds)]
         figures.append(line_figure(
             f"return_d{distractors}", f"{rcfg.train.env} with {distractors} distractors: evaluation return (seed "
             f"{min(rcfg.seeds)})", "environment step", "return",
@@ -158,7 +209,7 @@ def reproduce(preset: str = "quick", out: str | pathlib.Path | None = None, root
         "self_predictive", preset, REPRODUCE_PRESETS[preset], make_jobs, run_job, describe_job, root,
         workers, resume, tracker, backend, device)
     linear_rows, curves = run_linear(rcfg)
-    rows = linear_rows + build_rl_table(rcfg, results)
+    rows = linear_rows + build_rl_table(rcfg, results) + build_pomdp_table(rcfg, results)
     holds, evidence = judge(rcfg, rows)
     claim = Claim(method="self_predictive", claim=CLAIM, command=f"anthology reproduce self_predictive --preset {preset}",
                   preset=preset, seeds=list(rcfg.seeds), table=rows, holds=holds, evidence=evidence)

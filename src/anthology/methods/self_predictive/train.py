@@ -31,6 +31,7 @@ from .losses import (
     zp_loss,
 )
 from .networks import Encoder, LatentActor, TransitionModel, TwinCritic
+from .recurrent import RecurrentConfig, train_recurrent
 
 EVAL_SEED = 50_000
 
@@ -51,7 +52,8 @@ def encode(encoder: Encoder, obs: torch.Tensor) -> torch.Tensor:
     return out if isinstance(out, torch.Tensor) else out.mean
 
 
-def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = None) -> TrainResult:
+def train(cfg: Config | RecurrentConfig, tracker: Tracker | None = None, run_dir: RunDir | None = None
+          ) -> TrainResult:
     """Minimal self-predictive RL (Ni, Eysenbach, SeyedSalehi, Ma, Gehring, Mahajan, Bacon, "Bridging
     State and History Representations: Understanding Self-Predictive RL", ICLR 2024).
 
@@ -65,7 +67,10 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
 
     CLI: `anthology train self_predictive --preset demo --aux zp --distractors 64`.
     Left out: the KL forms' learned coefficient (`aux_coef` as a constraint) and ALM's reward model.
+    A `RecurrentConfig` (the MiniGrid presets) runs the POMDP part instead: `recurrent.train_recurrent`.
     """
+    if isinstance(cfg, RecurrentConfig):
+        return train_recurrent(cfg, tracker, run_dir)
     tracker = tracker or make_tracker(run_dir, console=False, tensorboard=False)
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
