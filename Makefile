@@ -57,6 +57,7 @@ bench: $(BENCH)/.installed
 	$(BENCH)/bin/python benchmarks/maxent_gfn_vs_torchgfn.py
 	$(BENCH)/bin/python benchmarks/gfn_sampling_design.py
 	$(BENCH)/bin/python benchmarks/sac_vs_sb3.py
+	$(BENCH)/bin/python benchmarks/td3_vs_sb3.py
 
 clean:
 	rm -rf $(VENV) $(BENCH) runs report
