@@ -18,12 +18,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.core-installed: pyproject.toml | $(BIN)/python
-	$(PIP) -e ".[control,chem,llm]" $(QUIET)
+	$(PIP) -e ".[control,chem,llm,vision]" $(QUIET)
 	$(PIP) --no-deps molsets $(QUIET)  # MOSES SMILES; its own dependencies do not build on Python 3.11
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(PIP) -e ".[dev,control,chem,llm]" $(QUIET)
+	$(PIP) -e ".[dev,control,chem,llm,vision]" $(QUIET)
 	$(PIP) --no-deps molsets $(QUIET)  # MOSES SMILES; its own dependencies do not build on Python 3.11
 	touch $@ $(VENV)/.core-installed
 

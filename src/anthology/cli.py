@@ -218,22 +218,40 @@ def cmd_report(args: list[str]) -> int:
 @dataclasses.dataclass(frozen=True)
 class DataArgs:
     names: tuple[str, ...] = ()
-    """fetch only: the files to download (default: all of them)."""
+    """fetch only: the files to download (default: all the molecular files); `fashion_mnist` for Fashion-MNIST,
+    which is taken from where it is found (Debian's dataset-fashion-mnist, $ANTHOLOGY_DATA) before any download."""
     dest: str | None = None
     """fetch only: where to put them (default: the user cache, $ANTHOLOGY_CACHE/data)."""
 
 
 def cmd_data(args: list[str]) -> int:
-    """`anthology data list`: each molecular data file and where it is found; `anthology data fetch`:
-    download them from their public sources into the cache (checksums verified)."""
+    """`anthology data list`: each data file and where it is found; `anthology data fetch`: download the
+    molecular files from their public sources into the cache (checksums verified); `anthology data fetch
+    fashion_mnist`: find Fashion-MNIST, or download it."""
     from anthology.chem.data import DATA_FILES, data_file, fetch_data_files
 
     action = args.pop(0) if args and not args[0].startswith("-") else "list"
     if action not in ("list", "fetch"):
         raise UnknownNameError("data action", action, ("list", "fetch"))
+    names = []
+    while args and not args[0].startswith("-"):  # `anthology data fetch fashion_mnist` reads as --names
+        names.append(args.pop(0))
     opts = _parse(DataArgs, args, f"anthology data {action}")
+    names += list(opts.names)
     if action == "fetch":
-        for path in fetch_data_files(list(opts.names) or None, pathlib.Path(opts.dest) if opts.dest else None):
+        if "fashion_mnist" in names:
+            from anthology.vision.datasets import FASHION_FILES, fetch_fashion_mnist, find_fashion_file
+
+            try:
+                paths = [find_fashion_file(name) for name in FASHION_FILES]
+            except AnthologyError:
+                paths = fetch_fashion_mnist(opts.dest)
+            for path in paths:
+                print(f"ok  {path}")
+            names.remove("fashion_mnist")
+            if not names:
+                return 0
+        for path in fetch_data_files(names or None, pathlib.Path(opts.dest) if opts.dest else None):
             print(f"ok  {path}")
         return 0
     for name, spec in DATA_FILES.items():
@@ -242,6 +260,14 @@ def cmd_data(args: list[str]) -> int:
         except AnthologyError:
             where = "missing"
         print(f"{name:34s} {where}  ({spec.what})")
+    from anthology.vision.datasets import FASHION_FILES, find_fashion_file
+
+    for name in FASHION_FILES:
+        try:
+            where = str(find_fashion_file(name, verify=False))
+        except AnthologyError:
+            where = "missing"
+        print(f"{'fashion-mnist/' + name:34s} {where}  (Fashion-MNIST)")
     return 0
 
 
