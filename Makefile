@@ -31,7 +31,7 @@ demo: $(VENV)/.core-installed
 	$(BIN)/anthology data fetch
 	@# Fashion-MNIST (DemP): Debian's package where apt works as root, else a download with checksums
 	-@[ -d /usr/share/datasets/fashion-mnist ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-		apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1; } || true
+		apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1; } || true
 	$(BIN)/anthology data fetch fashion_mnist
 	$(BIN)/anthology reproduce all --preset demo
 	$(BIN)/anthology report

@@ -16,7 +16,7 @@ AWAITING_RERUN: set[str] = set()
 # Claims whose method's judge changed after they were made and whose rerun is owed (too long for the session
 # that changed the judge; the method README says so): re-judging them must give another verdict or evidence,
 # so the entry fails as soon as the rerun lands.
-JUDGE_CHANGED: set[str] = {"self_predictive/claim.json"}  # the POMDP part joined the judge; quick rerun owed
+JUDGE_CHANGED: set[str] = set()
 
 
 def _name(path: pathlib.Path) -> str:
