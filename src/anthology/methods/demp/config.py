@@ -77,8 +77,9 @@ _TINY = dict(dataset="digits", hidden=(32, 32), channels=(4, 8), epochs=2, batch
 
 PRESETS: dict[str, Config] = {
     "tiny": Config(**_TINY),
-    "demo": Config(hidden=(512, 512), epochs=3),
-    "quick": Config(hidden=(512, 512), epochs=5),
+    # Fashion-MNIST, MLP 784-512-512-10, Adam lr 1e-2, removals every 50 steps (the official 1000 of 15.6k: 6%)
+    "demo": Config(hidden=(512, 512), epochs=3, prune_every=50),
+    "quick": Config(hidden=(512, 512), epochs=5, prune_every=50),
     "paper": Config(dataset="cifar10", model="resnet18", batch_norm=True, regulariser="lasso", regularised="bn_scale",
                     optimizer="adam", lr=5e-3, weight_decay=5e-4, batch_size=128, epochs=160, prune_every=5000,
                     noise_eta=5e-5),
@@ -116,16 +117,22 @@ class ReproduceConfig:
             check(m.reference in m.lambdas, f"{m.name}: the reference λ {m.reference} is not in its grid {m.lambdas}")
 
 
-_CNN = (("model", "cnn"), ("batch_norm", True), ("regulariser", "lasso"), ("regularised", "bn_scale"))
+# the CNN with BatchNorm, DemP as the official runs: lasso on the BatchNorm scales; 3 epochs (12 s each on a core)
+_CNN = (("model", "cnn"), ("batch_norm", True), ("channels", (8, 16)), ("hidden", (64,)), ("epochs", 3),
+        ("regulariser", "lasso"), ("regularised", "bn_scale"))
 
 REPRODUCE_PRESETS: dict[str, ReproduceConfig] = {
     "tiny": ReproduceConfig(PRESETS["tiny"], (
         ModelSetting("mlp", (), (1e-2,), 1e-2, (1e-2,), (0.1, 0.5)),
-        ModelSetting("cnn", _CNN, (1e-2,), 1e-2, (), (), (0.1, 0.5))), (0,), workers=1),
-    "demo": ReproduceConfig(PRESETS["demo"], (ModelSetting("mlp", (), (1e-2,), 1e-2, (), (0.3, 0.8)),), (0,)),
+        ModelSetting("cnn", (("model", "cnn"), ("batch_norm", True), ("regulariser", "lasso"),
+                             ("regularised", "bn_scale")), (1e-2,), 1e-2, (), (), (0.1, 0.5))), (0,), workers=1),
+    # seed 0 probes (5 epochs): DemP l2 λ 1e-4 / 3e-3 / 1e-2 reached 73 / 80 / 76% neuron sparsity at 85.9 / 85.8 /
+    # 84.6% accuracy (dense 86.2%), magnitude 0.6 / 0.75 reached 86.0 / 84.8%; CNN (3 epochs): DemP lasso-on-γ λ
+    # 3e-2 / 1e-1 reached 8 / 15% at 87.7 / 85.5% (dense 90.4%), slimming 0.5 84.8%
+    "demo": ReproduceConfig(PRESETS["demo"], (ModelSetting("mlp", (), (3e-3,), 3e-3, (), (0.6, 0.9)),), (0,)),
     "quick": ReproduceConfig(PRESETS["quick"], (
-        ModelSetting("mlp", (), (3e-3, 1e-2, 3e-2), 1e-2, (1e-2,), (0.3, 0.6, 0.9)),
-        ModelSetting("cnn", _CNN, (1e-3, 1e-2), 1e-2, (), (0.3, 0.6, 0.9), (0.3, 0.6, 0.9))), (0, 1, 2)),
+        ModelSetting("mlp", (), (1e-4, 3e-3, 1e-2), 3e-3, (3e-3,), (0.6, 0.75, 0.9)),
+        ModelSetting("cnn", _CNN, (3e-2, 1e-1), 3e-2, (), (0.05, 0.2, 0.5), (0.05, 0.2, 0.5))), (0, 1, 2)),
     "paper": ReproduceConfig(PRESETS["paper"], (
         ModelSetting("resnet18", (), (1e-5, 1e-4, 1e-3), 1e-4, (1e-4,), (0.5, 0.8, 0.9), (0.5, 0.8, 0.9)),),
         (0, 1, 2)),
