@@ -25,6 +25,9 @@ import torch
 from anthology.methods.decoupled_regularization.config import Config, EnvConfig
 from anthology.methods.decoupled_regularization.train import make_env, train
 
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from peer_rows import comparison_row
+
 OUT = pathlib.Path(__file__).parents[1] / "results" / "decoupled_regularization"
 STEPS, LEARNING_STARTS, EVAL_EPISODES = 10_000, 1_000, 10
 SIZES = ((256, 256), (128, 128))
@@ -74,12 +77,7 @@ def main() -> None:
         batch = hidden
         ours = [run_anthology(hidden, batch, s) for s in SEEDS]
         ref = [run_sb3(hidden, batch, s) for s in SEEDS]
-        row = {"hidden": [hidden, hidden], "batch_size": batch, "steps": STEPS, "seeds": list(SEEDS),
-               "anthology": {"steps_per_sec": float(np.mean([r["steps_per_sec"] for r in ours])),
-                             "return": float(np.mean([r["return"] for r in ours])), "runs": ours},
-               "sb3": {"steps_per_sec": float(np.mean([r["steps_per_sec"] for r in ref])),
-                       "return": float(np.mean([r["return"] for r in ref])), "runs": ref}}
-        row["throughput_ratio"] = row["anthology"]["steps_per_sec"] / row["sb3"]["steps_per_sec"]
+        row = comparison_row(hidden, batch, STEPS, list(SEEDS), ours, ref)
         rows.append(row)
         print(f"{hidden}x2 batch {batch}: anthology {row['anthology']['steps_per_sec']:.1f} steps/s "
               f"(return {row['anthology']['return']:.0f}), SB3 {row['sb3']['steps_per_sec']:.1f} steps/s "

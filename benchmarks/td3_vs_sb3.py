@@ -20,6 +20,7 @@ import copy
 import json
 import pathlib
 import platform
+import sys
 import time
 
 import numpy as np
@@ -29,6 +30,9 @@ from anthology.rl.actor_critic import DeterministicActor, QEnsemble
 from anthology.rl.evaluation import EPISODE_SEED_STRIDE, evaluate_policy
 from anthology.rl.replay_buffer import ReplayBuffer
 from anthology.rl.td3 import TD3Learner, add_exploration_noise, td3_update
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from peer_rows import comparison_row
 
 OUT = pathlib.Path(__file__).parents[1] / "results" / "self_predictive"
 STEPS, LEARNING_STARTS, EVAL_EPISODES = 10_000, 1_000, 10
@@ -128,12 +132,7 @@ def main() -> None:
     for hidden in SIZES:
         ours = [run_anthology(hidden, hidden, s) for s in SEEDS]
         ref = [run_sb3(hidden, hidden, s) for s in SEEDS]
-        row = {"hidden": [hidden, hidden], "batch_size": hidden, "steps": STEPS, "seeds": list(SEEDS),
-               "anthology": {"steps_per_sec": float(np.mean([r["steps_per_sec"] for r in ours])),
-                             "return": float(np.mean([r["return"] for r in ours])), "runs": ours},
-               "sb3": {"steps_per_sec": float(np.mean([r["steps_per_sec"] for r in ref])),
-                       "return": float(np.mean([r["return"] for r in ref])), "runs": ref}}
-        row["throughput_ratio"] = row["anthology"]["steps_per_sec"] / row["sb3"]["steps_per_sec"]
+        row = comparison_row(hidden, hidden, STEPS, list(SEEDS), ours, ref)
         rows.append(row)
         print(f"{hidden}x2: anthology {row['anthology']['steps_per_sec']:.1f} steps/s, SB3 "
               f"{row['sb3']['steps_per_sec']:.1f}, ratio {row['throughput_ratio']:.2f}", flush=True)
