@@ -141,6 +141,10 @@ def test_cli_trains_a_minigrid_preset_and_rejects_a_non_minigrid_env(tmp_path, c
     assert "eval/success" in capsys.readouterr().out
     conformance.assert_one_line_error(main, ["train", "self_predictive", "--preset", "minigrid_tiny", "--runs",
                                              str(tmp_path), "--env", "CartPole-v1"], "MiniGrid")
+    conformance.assert_one_line_error(main, ["train", "self_predictive", "--preset", "minigrid_tiny", "--runs",
+                                             str(tmp_path), "--env", "MiniGrid-Nope-v0"], "cannot make")
+    conformance.assert_one_line_error(main, ["train", "self_predictive", "--preset", "tiny", "--runs", str(tmp_path),
+                                             "--env", "Pendulum-v9"], "cannot make", "Pendulum-v9")
 
 
 def test_recurrent_zp_agent_learns_empty_room():

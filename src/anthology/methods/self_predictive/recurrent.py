@@ -29,7 +29,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from anthology.core.checkpoint import load_training_state, save_training_state
 from anthology.core.config import check, validate
 from anthology.core.device import resolve_device
-from anthology.core.errors import require
+from anthology.core.errors import AnthologyError, require
 from anthology.core.result import TrainResult
 from anthology.core.run_dir import RunDir
 from anthology.core.seeding import seed_everything
@@ -157,7 +157,7 @@ def make_env(cfg: RecurrentConfig) -> Any:
     try:
         return gym.make(cfg.env)
     except gym.error.Error as err:
-        raise ValueError(f"cannot make '{cfg.env}': {err}; see minigrid's list of MiniGrid-* ids") from err
+        raise AnthologyError(f"cannot make '{cfg.env}': {err}; see minigrid's list of MiniGrid-* ids") from err
 
 
 def observe(obs: dict[str, Any]) -> np.ndarray:

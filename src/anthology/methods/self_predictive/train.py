@@ -11,7 +11,7 @@ import torch
 
 from anthology.core.checkpoint import load_training_state, save_training_state
 from anthology.core.device import resolve_device
-from anthology.core.errors import require
+from anthology.core.errors import AnthologyError, MissingExtraError, require
 from anthology.core.result import TrainResult
 from anthology.core.run_dir import RunDir
 from anthology.core.seeding import seed_everything
@@ -38,7 +38,13 @@ EVAL_SEED = 50_000
 
 def make_env(cfg: Config) -> Any:
     gym = require("gymnasium", "control")
-    env = gym.make(cfg.env)
+    try:
+        env = gym.make(cfg.env)
+    except ImportError as err:  # a MuJoCo env without mujoco or imageio
+        raise MissingExtraError(f"'{cfg.env}' needs '{err.name}': install the 'control' extra: "
+                                f"pip install 'anthology-ml[control]'") from err
+    except gym.error.Error as err:
+        raise AnthologyError(f"cannot make '{cfg.env}': {err}") from err
     if cfg.distractors:
         from anthology.envs.distractors import GaussianDistractors
 
