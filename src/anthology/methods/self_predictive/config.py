@@ -142,6 +142,11 @@ REPRODUCE_PRESETS: dict[str, ReproduceConfig] = {
     # DoorKey-5x5 by 30k, MultiRoom-N2-S4 by 16k; SimpleCrossingS9N1, Unlock and KeyCorridorS3R1 stay at 0)
     "quick": ReproduceConfig(PRESETS["quick"], LinearConfig(), ("mountain_car", "random_mdp"), tuple(range(100)),
                              (0, 64), ARMS[1:], (0, 1, 2), pomdp=PRESETS["minigrid"], pomdp_tasks=MINIGRID_TASKS),
+    # our CPU-scale look at the MuJoCo task the issue names: HalfCheetah-v5 (17-d observations), d in {0, 64},
+    # ZP and OP at the quick sizes for 15k steps (the paper: 500k); no linear or POMDP part; results/self_predictive/mujoco
+    "mujoco": ReproduceConfig(Config(env="HalfCheetah-v5", total_steps=15_000, **{**_SMALL, "eval_every": 5000,
+                                                                                   "warmup_steps": 5000}),
+                              LinearConfig(), (), (), (0, 64), ARMS[1:], (0, 1, 2)),
     "paper": ReproduceConfig(PRESETS["paper"], LinearConfig(), ("mountain_car", "random_mdp"), tuple(range(100)),
                              (0, 256), ARMS, (0, 1, 2, 3, 4), pomdp=PRESETS["minigrid_paper"],
                              pomdp_tasks=MINIGRID_TASKS),
