@@ -24,7 +24,7 @@ def _name(path: pathlib.Path) -> str:
 
 
 def test_every_method_has_a_committed_claim():
-    assert {p.parts[-2] for p in RESULTS.glob("*/claim.json")} >= {"koopman", "maxent_gfn", "lambdazero", "mol_moe", "awm",
+    assert {p.parts[-2] for p in RESULTS.glob("*/claim.json")} >= {"koopman", "maxent_gfn", "lambdazero", "mol_moe", "awm", "demp",
                                                                    "decoupled_regularization", "self_predictive"}
 
 
