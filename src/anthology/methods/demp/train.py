@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from anthology.core.checkpoint import load_training_state, save_training_state
+from anthology.core.checkpoint import load_checkpoint, load_training_state, save_training_state
 from anthology.core.device import resolve_device
 from anthology.core.result import TrainResult
 from anthology.core.run_dir import RunDir
@@ -150,9 +150,7 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     optimizer = make_optimizer(cfg, model.parameters())
     if run_dir is not None:
         run_dir.write_config(cfg, "demp", "custom")
-        if run_dir.has_checkpoint():
-            from anthology.core.checkpoint import load_checkpoint
-
+        if run_dir.has_checkpoint():  # rebuild the pruned shape first: replay every removal, then load
             extra = load_checkpoint(run_dir.checkpoint_path)["extra"]
             for removal in extra["removals"]:
                 remove_units(model, [torch.tensor(r, dtype=torch.long) for r in removal], example)

@@ -320,18 +320,14 @@ def evaluate(agent: Agent, env: Any, episodes: int, seed: int, device: torch.dev
     generator = torch.Generator().manual_seed(seed)
     returns, successes, values = [], [], []
     for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        hidden, prev_action, prev_reward, total, done = agent.initial_hidden(1, device), -1, 0.0, 0.0, False
+        record = Episode()
+        for _ in play(record, agent, env, seed + episode, lambda t: 0.0, generator, device):
+            pass
+        returns.append(sum(record.rewards))
+        successes.append(float(record.rewards[-1] > 0))
         with torch.no_grad():
-            row = input_row(observe(obs), prev_action, prev_reward, agent.actions).to(device)
-            values.append(float(agent.q(agent.encoder.step(row, hidden)[0]).max()))
-        while not done:
-            row = input_row(observe(obs), prev_action, prev_reward, agent.actions).to(device)
-            prev_action, hidden = act(agent, row, hidden, 0.0, generator)
-            obs, prev_reward, terminated, truncated, _ = env.step(prev_action)
-            total, done = total + float(prev_reward), terminated or truncated
-        returns.append(total)
-        successes.append(float(prev_reward > 0))
+            row = input_row(record.obs[0], -1, 0.0, agent.actions).to(device)
+            values.append(float(agent.q(agent.encoder.step(row, agent.initial_hidden(1, device))[0]).max()))
     return {"eval/return": float(np.mean(returns)), "eval/success": float(np.mean(successes)),
             "eval/initial_value": float(np.mean(values))}
 
