@@ -39,6 +39,15 @@ class SequenceBatch:
     next_obs: torch.Tensor  # [B, L, obs] o_{t+1}
 
 
+def recurrent_inputs(obs: np.ndarray, prev_action: np.ndarray, prev_reward: np.ndarray,
+                     num_actions: int) -> np.ndarray:
+    """(o, one-hot a_prev, r_prev) [..., o + A + 1] float32; a_prev = -1 (an episode's first row) is all zeros."""
+    onehot = np.zeros((*prev_action.shape, num_actions), np.float32)
+    np.put_along_axis(onehot, np.maximum(prev_action, 0)[..., None],
+                      (prev_action >= 0)[..., None].astype(np.float32), -1)
+    return np.concatenate([obs, onehot, np.asarray(prev_reward, np.float32)[..., None]], -1)
+
+
 class SequenceReplay:
     """Whole episodes, sampled as R2D2 chunks (burn-in, learning window, n-step targets)."""
 
@@ -61,10 +70,6 @@ class SequenceReplay:
         self.written = 0  # rows ever written (global index of the next row)
         self.chunks: list[int] = []  # global index of each chunk's first row, oldest first
         self.chunk_episode: list[int] = []  # global index of each chunk's episode's row 0
-
-    @property
-    def input_dim(self) -> int:
-        return self.obs_dim + self.num_actions + 1
 
     def __len__(self) -> int:
         """Chunks that can be sampled."""
@@ -115,10 +120,7 @@ class SequenceReplay:
     def inputs(self, rows: np.ndarray) -> np.ndarray:
         """The recurrent inputs (o, one-hot a_prev, r_prev) of global rows [..]."""
         at = rows % self.capacity
-        onehot = np.zeros((*rows.shape, self.num_actions), np.float32)
-        prev = self.prev_action[at]
-        np.put_along_axis(onehot, np.maximum(prev, 0)[..., None], (prev >= 0)[..., None].astype(np.float32), -1)
-        return np.concatenate([self.obs[at], onehot, self.prev_reward[at][..., None]], -1)
+        return recurrent_inputs(self.obs[at], self.prev_action[at], self.prev_reward[at], self.num_actions)
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> SequenceBatch:
         """`batch_size` chunks, uniformly without replacement (with it when fewer are stored)."""

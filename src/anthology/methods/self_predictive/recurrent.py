@@ -29,13 +29,14 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from anthology.core.checkpoint import load_training_state, save_training_state
 from anthology.core.config import check, validate
 from anthology.core.device import resolve_device
-from anthology.core.errors import AnthologyError, require
+from anthology.core.errors import require
 from anthology.core.result import TrainResult
 from anthology.core.run_dir import RunDir
 from anthology.core.seeding import seed_everything
+from anthology.envs.gym_make import make_gym_env
 from anthology.rl.evaluation import EPISODE_SEED_STRIDE
 from anthology.rl.sac import polyak_update
-from anthology.rl.sequence_replay import SequenceBatch, SequenceReplay
+from anthology.rl.sequence_replay import SequenceBatch, SequenceReplay, recurrent_inputs
 from anthology.tracking import Tracker, make_tracker
 
 from .losses import collapse_diagnostics
@@ -152,12 +153,8 @@ def epsilon(cfg: RecurrentConfig, step: int) -> float:
 
 
 def make_env(cfg: RecurrentConfig) -> Any:
-    gym = require("gymnasium", "control")
     require("minigrid", "control")  # registers the MiniGrid-* ids
-    try:
-        return gym.make(cfg.env)
-    except gym.error.Error as err:
-        raise AnthologyError(f"cannot make '{cfg.env}': {err}; see minigrid's list of MiniGrid-* ids") from err
+    return make_gym_env(cfg.env, "; see minigrid's list of MiniGrid-* ids")
 
 
 def observe(obs: dict[str, Any]) -> np.ndarray:
@@ -165,10 +162,9 @@ def observe(obs: dict[str, Any]) -> np.ndarray:
 
 
 def input_row(obs: np.ndarray, prev_action: int, prev_reward: float, actions: int) -> torch.Tensor:
-    onehot = np.zeros(actions, np.float32)
-    if prev_action >= 0:
-        onehot[prev_action] = 1.0
-    return torch.from_numpy(np.concatenate([obs, onehot, [np.float32(prev_reward)]]))[None]
+    """One acting step's input [1, o + A + 1], encoded as the replay encodes its rows."""
+    return torch.from_numpy(recurrent_inputs(obs, np.asarray(prev_action), np.asarray(prev_reward, np.float32),
+                                             actions))[None]
 
 
 class Agent(nn.Module):

@@ -11,10 +11,10 @@ import torch
 
 from anthology.core.checkpoint import load_training_state, save_training_state
 from anthology.core.device import resolve_device
-from anthology.core.errors import AnthologyError, MissingExtraError, require
 from anthology.core.result import TrainResult
 from anthology.core.run_dir import RunDir
 from anthology.core.seeding import seed_everything
+from anthology.envs.gym_make import make_gym_env
 from anthology.rl.evaluation import EPISODE_SEED_STRIDE, evaluate_policy
 from anthology.rl.replay_buffer import ReplayBuffer
 from anthology.rl.sac import polyak_update
@@ -37,14 +37,7 @@ EVAL_SEED = 50_000
 
 
 def make_env(cfg: Config) -> Any:
-    gym = require("gymnasium", "control")
-    try:
-        env = gym.make(cfg.env)
-    except ImportError as err:  # a MuJoCo env without mujoco or imageio
-        raise MissingExtraError(f"'{cfg.env}' needs '{err.name}': install the 'control' extra: "
-                                f"pip install 'anthology-ml[control]'") from err
-    except gym.error.Error as err:
-        raise AnthologyError(f"cannot make '{cfg.env}': {err}") from err
+    env = make_gym_env(cfg.env)
     if cfg.distractors:
         from anthology.envs.distractors import GaussianDistractors
 
