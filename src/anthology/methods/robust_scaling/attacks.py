@@ -1,0 +1,279 @@
+"""Attacks on a text classifier: GCG and random token, on a batch of examples at once, with FLOPs counted.
+
+Each example is (text before the attack, text after it, true label y); the attack is `tokens` token ids
+spliced in between. The objective is the proxy label 1 - y: an attack minimises CE(logits, 1 - y), and
+succeeds when argmax(logits) != y. Only examples the model classifies correctly before the attack are
+attacked (`attackable`); the attack success rate's denominator is their count.
+
+GCG (Zou et al. 2023, as the official robust-llm runner), per iteration and example:
+1. g = d CE / d e_onehot, the gradient with respect to the one-hot attack [tokens, V];
+2. the top-k tokens per position of -g (special tokens excluded) pool into tokens x k (position, token)
+   pairs; `candidates` of them are drawn uniformly without replacement, each a single-token swap;
+3. candidates whose prompt does not survive a decode/encode round trip are dropped (the retokenisation
+   filter, on the whole prompt), as is a swap to the same token;
+4. the candidate with the lowest loss becomes the attack, even if worse than the current one (no early
+   stop: the official runner). Success per iteration is that of the current attack (not cumulative).
+Random token: each iteration draws `tokens` fresh uniform non-special tokens; an example stops at its first
+success (cumulative success).
+
+FLOPs (the official hooks): a forward pass costs 2 N T, a backward pass 4 N T, with N all parameters
+(embedding included) and T the padded batch's token count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from anthology.text.neox import NeoXClassifier, count_parameters
+from anthology.text.tokenizer import CharTokenizer, Tokenizer
+
+from .config import AttackConfig
+
+INIT_STRING = "@&"
+
+
+@dataclasses.dataclass
+class AttackResult:
+    success: torch.Tensor
+    """[iterations + 1, examples] bool: whether each attacked example is misclassified after each iteration
+    (row 0: before the attack, all False)."""
+    attacks: list[list[int]]
+    """The final attack tokens of each example."""
+    flops: float
+
+    @property
+    def asr(self) -> list[float]:
+        """Attack success rate after each iteration (index 0: 0.0)."""
+        return self.success.float().mean(1).tolist() if self.success.shape[1] else [0.0] * len(self.success)
+
+
+def forward_flops(model: NeoXClassifier, tokens: int) -> float:
+    return 2.0 * count_parameters(model) * tokens
+
+
+def backward_flops(model: NeoXClassifier, tokens: int) -> float:
+    return 4.0 * count_parameters(model) * tokens
+
+
+def training_flops(model: NeoXClassifier, tokens: int) -> float:
+    """One training step on `tokens` padded tokens: 6 N T with N the non-embedding parameters (Hugging Face
+    Trainer's `floating_point_ops`, the official defence count)."""
+    return 6.0 * count_parameters(model, embedding=False) * tokens
+
+
+@dataclasses.dataclass
+class Batch:
+    """Examples with an attack slot: ids [B, T] (right-padded), lengths [B], the slot's start [B]."""
+
+    ids: torch.Tensor
+    lengths: torch.Tensor
+    start: torch.Tensor
+    tokens: int
+
+
+def build_batch(tokenizer: Tokenizer, parts: Sequence[tuple[list[int], list[int]]], attacks: torch.Tensor
+                ) -> Batch:
+    """Rows before + attack + after, right-padded with the pad id."""
+    n = attacks.shape[1]
+    lengths = torch.tensor([len(b) + n + len(a) for b, a in parts])
+    ids = torch.full((len(parts), int(lengths.max())), tokenizer.pad_id, dtype=torch.long)
+    for i, (b, a) in enumerate(parts):
+        ids[i, :len(b)] = torch.tensor(b, dtype=torch.long)
+        ids[i, len(b) + n:len(b) + n + len(a)] = torch.tensor(a, dtype=torch.long)
+    batch = Batch(ids, lengths, torch.tensor([len(b) for b, _ in parts]), n)
+    place(batch, attacks)
+    return batch
+
+
+def slot_index(batch: Batch) -> torch.Tensor:
+    """[B, n] column index of each attack token."""
+    return batch.start[:, None] + torch.arange(batch.tokens)[None, :]
+
+
+def place(batch: Batch, attacks: torch.Tensor) -> None:
+    batch.ids.scatter_(1, slot_index(batch), attacks)
+
+
+def proxy_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per-example CE toward the proxy (wrong) label 1 - y."""
+    return F.cross_entropy(logits, 1 - labels, reduction="none")
+
+
+@torch.no_grad()
+def classify(model: NeoXClassifier, ids: torch.Tensor, lengths: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+    return torch.cat([model(ids[i:i + chunk], lengths[i:i + chunk]) for i in range(0, len(ids), chunk)])
+
+
+def encode_parts(tokenizer: Tokenizer, texts: Sequence[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
+    return [(tokenizer.encode(b), tokenizer.encode(a)) for b, a in texts]
+
+
+def initial_attack(tokenizer: Tokenizer, tokens: int) -> list[int]:
+    """The official start "@&@&..." (`tokens` tokens); for tokenizers that merge it, `tokens` copies of "@"'s."""
+    ids = tokenizer.encode((INIT_STRING * tokens)[:tokens])
+    if len(ids) != tokens:
+        ids = tokenizer.encode("@")[:1] * tokens
+    return ids
+
+
+def survives(tokenizer: Tokenizer, parts: tuple[list[int], list[int]], texts: tuple[str, str],
+             attack: list[int]) -> bool:
+    """The retokenisation filter: the prompt rebuilt from the candidate's decoded text encodes to exactly
+    before + candidate + after."""
+    return tokenizer.encode(texts[0] + tokenizer.decode(attack) + texts[1]) == parts[0] + attack + parts[1]
+
+
+def lossless(tokenizer: Tokenizer) -> bool:
+    """Tokenizers for which every attack of allowed tokens survives (one token per character)."""
+    return isinstance(tokenizer, CharTokenizer)
+
+
+def gcg(model: NeoXClassifier, tokenizer: Tokenizer, texts: Sequence[tuple[str, str]], labels: torch.Tensor,
+        cfg: AttackConfig, iterations: int | None = None, chunk: int = 4096) -> AttackResult:
+    """GCG on every example (all attacked in lockstep); see the module docstring."""
+    iterations = cfg.iterations if iterations is None else iterations
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(cfg.seed)
+    parts = encode_parts(tokenizer, texts)
+    count, n = len(parts), cfg.tokens
+    attacks = torch.tensor([initial_attack(tokenizer, n)] * count, dtype=torch.long)
+    batch = build_batch(tokenizer, parts, attacks)
+    labels = labels.to(device)
+    weight = model.embedding.weight
+    vocab = weight.shape[0]
+    banned = torch.ones(vocab, dtype=torch.bool)
+    banned[tokenizer.attack_ids()] = False
+    check = not lossless(tokenizer)
+    success = torch.zeros(iterations + 1, count, dtype=torch.bool)
+    flops = 0.0
+    was_training = model.training
+    model.eval()
+    rows = torch.arange(count)
+    for it in range(1, iterations + 1):
+        # 1. the gradient with respect to the one-hot attack
+        one_hot = F.one_hot(attacks, vocab).to(weight.dtype).requires_grad_(True)
+        embeds = model.embedding(batch.ids.to(device)).detach()
+        embeds = embeds.index_put((rows[:, None].expand(-1, n).reshape(-1), slot_index(batch).reshape(-1)),
+                                  (one_hot.to(device) @ weight).reshape(-1, weight.shape[1]))
+        loss = proxy_loss(model(lengths=batch.lengths.to(device), embeds=embeds), labels).sum()
+        grad, = torch.autograd.grad(loss, one_hot)
+        flops += forward_flops(model, batch.ids.numel()) + backward_flops(model, batch.ids.numel())
+        # 2. top-k per position, candidates drawn uniformly from the pooled (position, token) pairs
+        grad[:, :, banned] = float("inf")
+        top = (-grad).topk(min(cfg.top_k, int((~banned).sum())), dim=-1).indices  # [B, n, k]
+        pool = n * top.shape[-1]
+        draw = torch.rand(count, pool, generator=generator).argsort(dim=1)[:, :cfg.candidates]  # [B, C]
+        position, choice = draw // top.shape[-1], draw % top.shape[-1]
+        token = top[rows[:, None], position, choice]  # [B, C]
+        candidates = attacks[:, None, :].repeat(1, draw.shape[1], 1)  # [B, C, n]
+        candidates.scatter_(2, position[..., None], token[..., None])
+        # 3. the retokenisation filter and no self-replacement
+        valid = candidates.ne(attacks[:, None, :]).any(-1)
+        if check:
+            for b in range(count):
+                for c in range(candidates.shape[1]):
+                    if valid[b, c]:
+                        valid[b, c] = survives(tokenizer, parts[b], texts[b], candidates[b, c].tolist())
+        # 4. score every candidate; the lowest loss replaces the attack
+        per = candidates.shape[1]
+        ids = batch.ids.repeat_interleave(per, 0)
+        flat = Batch(ids, batch.lengths.repeat_interleave(per), batch.start.repeat_interleave(per), n)
+        place(flat, candidates.reshape(-1, n))
+        logits = classify(model, flat.ids.to(device), flat.lengths.to(device), chunk)
+        flops += forward_flops(model, flat.ids.numel())
+        losses = proxy_loss(logits, labels.repeat_interleave(per)).view(count, per).cpu()
+        losses[~valid] = float("inf")
+        best = losses.argmin(1)
+        update = valid.any(1)
+        picked = logits.view(count, per, -1)[rows, best].argmax(-1).cpu()
+        attacks[update] = candidates[rows, best][update]
+        place(batch, attacks)
+        now = picked != labels.cpu()
+        success[it] = torch.where(update, now, success[it - 1])
+    model.train(was_training)
+    return AttackResult(success, attacks.tolist(), flops)
+
+
+@torch.no_grad()
+def random_token(model: NeoXClassifier, tokenizer: Tokenizer, texts: Sequence[tuple[str, str]],
+                 labels: torch.Tensor, cfg: AttackConfig, iterations: int | None = None) -> AttackResult:
+    """Fresh uniform non-special tokens each iteration; an example stops at its first success."""
+    iterations = cfg.iterations if iterations is None else iterations
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(cfg.seed)
+    parts = encode_parts(tokenizer, texts)
+    count, n = len(parts), cfg.tokens
+    allowed = tokenizer.attack_ids()
+    attacks = allowed[torch.randint(len(allowed), (count, n), generator=generator)]
+    batch = build_batch(tokenizer, parts, attacks)
+    labels = labels.to(device)
+    success = torch.zeros(iterations + 1, count, dtype=torch.bool)
+    flops = 0.0
+    was_training = model.training
+    model.eval()
+    for it in range(1, iterations + 1):
+        open_ = ~success[it - 1]
+        if it > 1:
+            draw = allowed[torch.randint(len(allowed), (count, n), generator=generator)]
+            attacks[open_] = draw[open_]
+            place(batch, attacks)
+        index = torch.nonzero(open_).flatten()
+        success[it] = success[it - 1]
+        if len(index):
+            width = int(batch.lengths[index].max())
+            ids = batch.ids[index, :width]
+            logits = model(ids.to(device), batch.lengths[index].to(device))
+            flops += forward_flops(model, ids.numel())
+            success[it, index] = (logits.argmax(-1) != labels[index.to(device)]).cpu()
+    model.train(was_training)
+    return AttackResult(success, attacks.tolist(), flops)
+
+
+ATTACKS = {"gcg": gcg, "random_token": random_token}
+
+
+def attack(model: NeoXClassifier, tokenizer: Tokenizer, texts: Sequence[tuple[str, str]], labels: torch.Tensor,
+           cfg: AttackConfig, iterations: int | None = None) -> AttackResult:
+    return ATTACKS[cfg.kind](model, tokenizer, texts, labels, cfg, iterations)
+
+
+@torch.no_grad()
+def predictions(model: NeoXClassifier, tokenizer: Tokenizer, texts: Sequence[str], batch: int = 512) -> torch.Tensor:
+    """argmax labels of plain texts."""
+    device = next(model.parameters()).device
+    out = []
+    was_training = model.training
+    model.eval()
+    for i in range(0, len(texts), batch):
+        ids, lengths = pad([tokenizer.encode(t) for t in texts[i:i + batch]], tokenizer.pad_id)
+        out.append(model(ids.to(device), lengths.to(device)).argmax(-1).cpu())
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = torch.tensor([len(r) for r in rows])
+    ids = torch.full((len(rows), int(lengths.max())), pad_id, dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, :len(r)] = torch.tensor(r, dtype=torch.long)
+    return ids, lengths
+
+
+def iterations_to(asr: Sequence[float], target: float) -> float | None:
+    """Iterations to reach an attack success rate `target`: linear interpolation between the two iterations
+    around it (asr[0] is the un-attacked 0.0), None if never reached (the official
+    `interpolated_iteration_for_asr`)."""
+    if target == 0:
+        return 0.0
+    previous = 0.0
+    for i, a in enumerate(asr):
+        if a == target:
+            return float(i)
+        if a > target:
+            return (i - 1) + (target - previous) / (a - previous)
+        previous = a
+    return None

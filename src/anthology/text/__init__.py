@@ -1,0 +1,1 @@
+"""Text classification: locally generated tasks, tokenizers and a GPT-NeoX (Pythia) classifier."""
