@@ -10,6 +10,7 @@ import torch
 from anthology.core.config import override
 from anthology.methods.robust_scaling.attacks import (
     build_batch,
+    candidate_mask,
     encode_parts,
     gcg,
     iterations_to,
@@ -107,16 +108,56 @@ def test_the_retokenisation_filter_rejects_candidates_that_merge():
     assert survives(tokenizer, parts, ("x:", "\n"), ab + a)
 
 
-def test_gcg_keeps_only_attacks_that_survive_a_round_trip():
-    texts = ["Word 1: ab\nWord 2: abab\n---\n", "ab ab cd cdcd"] * 40
-    tokenizer = train_bpe(texts, vocab_size=280)
+class MergingTokenizer(CharTokenizer):
+    """Characters, plus one token for "ab" that encoding always uses: "a" then "b" never survives."""
+
+    lossless = False
+
+    def __init__(self):
+        super().__init__()
+        self.ab = self.vocab_size
+        self.vocab_size += 1
+
+    def encode(self, text):
+        out, i = [], 0
+        while i < len(text):
+            if text.startswith("ab", i):
+                out.append(self.ab)
+                i += 2
+            else:
+                out += super().encode(text[i])
+                i += 1
+        return out
+
+    def decode(self, ids):
+        return "".join("ab" if i == self.ab else CharTokenizer.decode(self, [i]) for i in ids)
+
+    def attack_ids(self):
+        return torch.tensor([*super().encode("ab"), self.ab])
+
+
+def test_the_candidate_filter_drops_merging_and_unchanged_candidates():
+    tokenizer = MergingTokenizer()
+    a, b = tokenizer.encode("a")[0], tokenizer.encode("b")[0]
+    pairs = [("x: ", "\n")]
+    attack = torch.tensor([[a, a, a]])
+    candidates = torch.tensor([[[b, a, a], [a, b, a], [a, a, b], [a, a, a], [a, a, tokenizer.ab]]])
+    mask = candidate_mask(tokenizer, encode_parts(tokenizer, pairs), pairs, attack, candidates)
+    assert mask.tolist() == [[True, False, False, False, True]]  # "ab" inside merges; no change is no candidate
+    tokenizer.lossless = True  # a lossless tokenizer skips the check
+    assert candidate_mask(tokenizer, encode_parts(tokenizer, pairs), pairs, attack, candidates).tolist() == [
+        [True, True, True, False, True]]
+
+
+def test_gcg_ends_on_attacks_that_survive_a_round_trip():
+    tokenizer = MergingTokenizer()
     torch.manual_seed(0)
     model = NeoXClassifier(NeoXConfig(tokenizer.vocab_size, 16, 1, 2))
-    pairs = [("Word 1: ab\nWord 2: ", "\n---\n\n\nAnswer:")] * 3
-    result = gcg(model, tokenizer, pairs, torch.tensor([0, 1, 0]),
-                 AttackConfig("gcg", iterations=4, tokens=4, candidates=64, top_k=32))
-    parts = encode_parts(tokenizer, pairs)
-    assert all(survives(tokenizer, p, t, a) for p, t, a in zip(parts, pairs, result.attacks, strict=True))
+    pairs = [("x: ", "\n")] * 8
+    result = gcg(model, tokenizer, pairs, torch.tensor([0, 1] * 4),
+                 AttackConfig("gcg", iterations=20, tokens=4, candidates=16, top_k=3))
+    assert all(survives(tokenizer, p, t, a)
+               for p, t, a in zip(encode_parts(tokenizer, pairs), pairs, result.attacks, strict=True))
 
 
 def test_flops_follow_the_formula_by_hand():

@@ -11,7 +11,8 @@ checkpoint. Hugging Face's own class runs these small models several times slowe
 cache plumbing dominates at 20k-1M parameters; `benchmarks/gcg_speed.py` measures both).
 
 `forward` takes token ids or embeddings (the attacks differentiate through a one-hot of the attack's
-tokens), right-padded, with each row's length.
+tokens), right-padded, with each row's length; or rows that continue one shared prefix whose keys and
+values `prefix` computed once (the attacks score all candidates of an example after its fixed prefix).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from anthology.core.errors import AnthologyError, require
+
+KVCache = list[tuple[torch.Tensor, torch.Tensor]]
+"""Per layer (keys, values), each [1, heads, P, head size]."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,20 +63,34 @@ class Attention(nn.Module):
         inv_freq = 1.0 / cfg.rotary_base ** (torch.arange(0, max(self.rotary, 2), 2).float() / max(self.rotary, 2))
         self.register_buffer("inv_freq", inv_freq, persistent=False)
 
-    def rope(self, length: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        freqs = torch.outer(torch.arange(length, device=device, dtype=torch.float32), self.inv_freq)
+    def rope(self, length: int, device: torch.device, offset: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        positions = torch.arange(offset, offset + length, device=device, dtype=torch.float32)
+        freqs = torch.outer(positions, self.inv_freq)
         emb = torch.cat([freqs, freqs], dim=-1)
         return emb.cos(), emb.sin()
 
-    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor],
+                past: tuple[torch.Tensor, torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Attention output and this call's keys/values. With `past` (keys/values of a prefix, batch 1 or B),
+        the new tokens follow the prefix: they see all of it and, causally, each other."""
         batch, length, width = x.shape
         qkv = self.query_key_value(x).view(batch, length, self.heads, 3 * self.head_size).transpose(1, 2)
         q, k, v = qkv.chunk(3, dim=-1)  # [B, h, T, d] each: per head, q | k | v
         if self.rotary:
             cos, sin = rope
             q, k = rotate(q, cos, sin, self.rotary), rotate(k, cos, sin, self.rotary)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        return self.dense(y.transpose(1, 2).reshape(batch, length, width))
+        if past is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            present = (k, v)
+        else:
+            prefix = past[0].shape[2]
+            keys = torch.cat([past[0].expand(batch, -1, -1, -1), k], dim=2)
+            values = torch.cat([past[1].expand(batch, -1, -1, -1), v], dim=2)
+            mask = torch.ones(length, prefix + length, dtype=torch.bool, device=x.device).tril(diagonal=prefix)
+            y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
+            present = (k, v)
+        return self.dense(y.transpose(1, 2).reshape(batch, length, width)), present
 
 
 def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, dims: int) -> torch.Tensor:
@@ -102,12 +120,14 @@ class Layer(nn.Module):
         self.attention = Attention(cfg)
         self.mlp = MLP(cfg)
 
-    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        attn = self.attention(self.input_layernorm(x), rope)
+    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor],
+                past: tuple[torch.Tensor, torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        attn, present = self.attention(self.input_layernorm(x), rope, past)
         if self.parallel:
-            return x + attn + self.mlp(self.post_attention_layernorm(x))
+            return x + attn + self.mlp(self.post_attention_layernorm(x)), present
         x = x + attn
-        return x + self.mlp(self.post_attention_layernorm(x))
+        return x + self.mlp(self.post_attention_layernorm(x)), present
 
 
 class Backbone(nn.Module):
@@ -131,15 +151,27 @@ class NeoXClassifier(nn.Module):
         return self.gpt_neox.embed_in
 
     def forward(self, ids: torch.Tensor | None = None, lengths: torch.Tensor | None = None,
-                embeds: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits [B, labels] at each row's last token (`lengths`; default: the full width)."""
+                embeds: torch.Tensor | None = None, past: KVCache | None = None) -> torch.Tensor:
+        """Logits [B, labels] at each row's last token (`lengths`; default: the full width). With `past`
+        (`prefix`'s cache of one shared prefix), the rows continue that prefix and are not padded."""
         x = self.gpt_neox.embed_in(ids) if embeds is None else embeds
-        layers = self.gpt_neox.layers
-        rope = layers[0].attention.rope(x.shape[1], x.device) if len(layers) else None
-        for layer in layers:
-            x = layer(x, rope)
+        x, _ = self._run(x, past)
         last = x[:, -1] if lengths is None else x[torch.arange(x.shape[0], device=x.device), lengths - 1]
         return self.score(self.gpt_neox.final_layer_norm(last))
+
+    def prefix(self, ids: torch.Tensor) -> KVCache:
+        """The keys and values of a prefix [1, P], for `forward(..., past=)` (GCG's prefix cache)."""
+        return self._run(self.gpt_neox.embed_in(ids), None)[1]
+
+    def _run(self, x: torch.Tensor, past: KVCache | None) -> tuple[torch.Tensor, KVCache]:
+        layers = self.gpt_neox.layers
+        offset = 0 if past is None else past[0][0].shape[2]
+        rope = layers[0].attention.rope(x.shape[1], x.device, offset) if len(layers) else None
+        cache = []
+        for i, layer in enumerate(layers):
+            x, present = layer(x, rope, None if past is None else past[i])
+            cache.append(present)
+        return x, cache
 
 
 def _init(module: nn.Module) -> None:  # Hugging Face GPT-NeoX's: N(0, 0.02) weights, zero biases

@@ -36,6 +36,9 @@ class Tokenizer(Protocol):
 class CharTokenizer:
     """ids: 0 pad, 1 unknown, then the line break and the 95 printable ASCII characters."""
 
+    lossless = True
+    """Every string of attack tokens survives a round trip, so the attacks skip the retokenisation check."""
+
     def __init__(self) -> None:
         self.chars = "\n" + PRINTABLE
         self.index = {c: i + 2 for i, c in enumerate(self.chars)}
@@ -53,6 +56,8 @@ class CharTokenizer:
 
 class BPETokenizer:
     """A `tokenizers.Tokenizer` (byte-level BPE such as Pythia's)."""
+
+    lossless = False
 
     def __init__(self, tokenizer: object, pad_id: int | None = None) -> None:
         self.tokenizer = tokenizer

@@ -59,3 +59,14 @@ def test_rows_do_not_see_their_padding():
     padded = torch.cat([ids, torch.randint(1, 20, (1, 4))], dim=1)
     with torch.no_grad():
         torch.testing.assert_close(model(padded, torch.tensor([6])), model(ids))
+
+
+def test_a_cached_prefix_gives_the_logits_of_the_whole_sequence():
+    torch.manual_seed(0)
+    model = NeoXClassifier(NeoXConfig(vocab_size=20, hidden=16, layers=2, heads=2, rotary_pct=0.5)).eval()
+    prefix = torch.randint(1, 20, (1, 7))
+    rest = torch.randint(1, 20, (5, 4))
+    with torch.no_grad():
+        whole = model(torch.cat([prefix.expand(5, -1), rest], dim=1))
+        cached = model(rest, past=model.prefix(prefix))
+    torch.testing.assert_close(cached, whole, atol=1e-5, rtol=1e-5)

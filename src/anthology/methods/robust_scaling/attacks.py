@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from anthology.text.neox import NeoXClassifier, count_parameters
-from anthology.text.tokenizer import CharTokenizer, Tokenizer
+from anthology.text.tokenizer import Tokenizer
 
 from .config import AttackConfig
 
@@ -98,14 +98,26 @@ def place(batch: Batch, attacks: torch.Tensor) -> None:
     batch.ids.scatter_(1, slot_index(batch), attacks)
 
 
-def proxy_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Per-example CE toward the proxy (wrong) label 1 - y."""
-    return F.cross_entropy(logits, 1 - labels, reduction="none")
+class Scorer:
+    """Scores attack candidates of one example: rows of attack tokens followed by the example's `after`
+    tokens, continuing its fixed `before` tokens from a cached prefix when the model has one (`prefix`, as
+    the official runner's prefix cache; FLOPs are still counted on the whole input, as there)."""
 
+    def __init__(self, model: torch.nn.Module, before: list[int], after: list[int], device: torch.device) -> None:
+        self.model, self.device = model, device
+        self.before = torch.tensor(before, dtype=torch.long, device=device)[None]
+        self.after = torch.tensor(after, dtype=torch.long, device=device)[None]
+        self.cache = model.prefix(self.before) if hasattr(model, "prefix") and before else None
 
-@torch.no_grad()
-def classify(model: NeoXClassifier, ids: torch.Tensor, lengths: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
-    return torch.cat([model(ids[i:i + chunk], lengths[i:i + chunk]) for i in range(0, len(ids), chunk)])
+    @torch.no_grad()
+    def __call__(self, attacks: torch.Tensor) -> tuple[torch.Tensor, float]:
+        rows = len(attacks)
+        tail = torch.cat([attacks.to(self.device), self.after.expand(rows, -1)], dim=1)
+        if self.cache is not None:
+            logits = self.model(tail, past=self.cache)
+        else:
+            logits = self.model(torch.cat([self.before.expand(rows, -1), tail], dim=1))
+        return logits, forward_flops(self.model, rows * (self.before.shape[1] + tail.shape[1]))
 
 
 def encode_parts(tokenizer: Tokenizer, texts: Sequence[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
@@ -127,14 +139,25 @@ def survives(tokenizer: Tokenizer, parts: tuple[list[int], list[int]], texts: tu
     return tokenizer.encode(texts[0] + tokenizer.decode(attack) + texts[1]) == parts[0] + attack + parts[1]
 
 
-def lossless(tokenizer: Tokenizer) -> bool:
-    """Tokenizers for which every attack of allowed tokens survives (one token per character)."""
-    return isinstance(tokenizer, CharTokenizer)
+def candidate_mask(tokenizer: Tokenizer, parts: Sequence[tuple[list[int], list[int]]], texts: Sequence[tuple[str, str]],
+                   attacks: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+    """[B, C] bool: candidates that change the attack and survive the retokenisation filter (skipped for a
+    lossless tokenizer, one token per character, where every attack survives)."""
+    valid = candidates.ne(attacks[:, None, :]).any(-1)
+    if not getattr(tokenizer, "lossless", False):
+        for b in range(candidates.shape[0]):
+            for c in range(candidates.shape[1]):
+                if valid[b, c]:
+                    valid[b, c] = survives(tokenizer, parts[b], texts[b], candidates[b, c].tolist())
+    return valid
 
 
 def gcg(model: NeoXClassifier, tokenizer: Tokenizer, texts: Sequence[tuple[str, str]], labels: torch.Tensor,
-        cfg: AttackConfig, iterations: int | None = None, chunk: int = 4096) -> AttackResult:
-    """GCG on every example (all attacked in lockstep); see the module docstring."""
+        cfg: AttackConfig, iterations: int | None = None, targets: torch.Tensor | None = None) -> AttackResult:
+    """GCG on every example (all attacked in lockstep); see the module docstring. `targets`: the class each
+    example is pushed toward (default: the proxy label 1 - y); any model with `embedding` and
+    `forward(ids, lengths, embeds)` returning class logits can be attacked (a causal LM's next-token logits
+    with a target token, as `benchmarks/gcg_speed.py` does)."""
     iterations = cfg.iterations if iterations is None else iterations
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -143,15 +166,16 @@ def gcg(model: NeoXClassifier, tokenizer: Tokenizer, texts: Sequence[tuple[str, 
     attacks = torch.tensor([initial_attack(tokenizer, n)] * count, dtype=torch.long)
     batch = build_batch(tokenizer, parts, attacks)
     labels = labels.to(device)
+    targets = (1 - labels) if targets is None else targets.to(device)
     weight = model.embedding.weight
     vocab = weight.shape[0]
     banned = torch.ones(vocab, dtype=torch.bool)
     banned[tokenizer.attack_ids()] = False
-    check = not lossless(tokenizer)
     success = torch.zeros(iterations + 1, count, dtype=torch.bool)
     flops = 0.0
     was_training = model.training
     model.eval()
+    scorers = [Scorer(model, b, a, device) for b, a in parts]
     rows = torch.arange(count)
     for it in range(1, iterations + 1):
         # 1. the gradient with respect to the one-hot attack
@@ -159,7 +183,7 @@ def gcg(model: NeoXClassifier, tokenizer: Tokenizer, texts: Sequence[tuple[str, 
         embeds = model.embedding(batch.ids.to(device)).detach()
         embeds = embeds.index_put((rows[:, None].expand(-1, n).reshape(-1), slot_index(batch).reshape(-1)),
                                   (one_hot.to(device) @ weight).reshape(-1, weight.shape[1]))
-        loss = proxy_loss(model(lengths=batch.lengths.to(device), embeds=embeds), labels).sum()
+        loss = F.cross_entropy(model(lengths=batch.lengths.to(device), embeds=embeds), targets, reduction="sum")
         grad, = torch.autograd.grad(loss, one_hot)
         flops += forward_flops(model, batch.ids.numel()) + backward_flops(model, batch.ids.numel())
         # 2. top-k per position, candidates drawn uniformly from the pooled (position, token) pairs
@@ -172,24 +196,21 @@ def gcg(model: NeoXClassifier, tokenizer: Tokenizer, texts: Sequence[tuple[str, 
         candidates = attacks[:, None, :].repeat(1, draw.shape[1], 1)  # [B, C, n]
         candidates.scatter_(2, position[..., None], token[..., None])
         # 3. the retokenisation filter and no self-replacement
-        valid = candidates.ne(attacks[:, None, :]).any(-1)
-        if check:
-            for b in range(count):
-                for c in range(candidates.shape[1]):
-                    if valid[b, c]:
-                        valid[b, c] = survives(tokenizer, parts[b], texts[b], candidates[b, c].tolist())
+        valid = candidate_mask(tokenizer, parts, texts, attacks, candidates)
         # 4. score every candidate; the lowest loss replaces the attack
         per = candidates.shape[1]
-        ids = batch.ids.repeat_interleave(per, 0)
-        flat = Batch(ids, batch.lengths.repeat_interleave(per), batch.start.repeat_interleave(per), n)
-        place(flat, candidates.reshape(-1, n))
-        logits = classify(model, flat.ids.to(device), flat.lengths.to(device), chunk)
-        flops += forward_flops(model, flat.ids.numel())
-        losses = proxy_loss(logits, labels.repeat_interleave(per)).view(count, per).cpu()
+        scored = []
+        for b in range(count):
+            out, cost = scorers[b](candidates[b])
+            scored.append(out)
+            flops += cost
+        logits = torch.stack(scored)  # [B, C, classes]
+        losses = F.cross_entropy(logits.flatten(0, 1), targets.repeat_interleave(per),
+                                 reduction="none").view(count, per).cpu()
         losses[~valid] = float("inf")
         best = losses.argmin(1)
         update = valid.any(1)
-        picked = logits.view(count, per, -1)[rows, best].argmax(-1).cpu()
+        picked = logits[rows, best].argmax(-1).cpu()
         attacks[update] = candidates[rows, best][update]
         place(batch, attacks)
         now = picked != labels.cpu()
@@ -200,37 +221,38 @@ def gcg(model: NeoXClassifier, tokenizer: Tokenizer, texts: Sequence[tuple[str, 
 
 @torch.no_grad()
 def random_token(model: NeoXClassifier, tokenizer: Tokenizer, texts: Sequence[tuple[str, str]],
-                 labels: torch.Tensor, cfg: AttackConfig, iterations: int | None = None) -> AttackResult:
-    """Fresh uniform non-special tokens each iteration; an example stops at its first success."""
+                 labels: torch.Tensor, cfg: AttackConfig, iterations: int | None = None,
+                 chunk: int = 128) -> AttackResult:
+    """Fresh uniform non-special tokens each iteration; an example stops at its first success. Each example's
+    iterations are scored `chunk` at a time (the official runner scores all of them in one batch); FLOPs count
+    the chunks scored."""
     iterations = cfg.iterations if iterations is None else iterations
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(cfg.seed)
     parts = encode_parts(tokenizer, texts)
     count, n = len(parts), cfg.tokens
     allowed = tokenizer.attack_ids()
-    attacks = allowed[torch.randint(len(allowed), (count, n), generator=generator)]
-    batch = build_batch(tokenizer, parts, attacks)
-    labels = labels.to(device)
     success = torch.zeros(iterations + 1, count, dtype=torch.bool)
-    flops = 0.0
+    attacks, flops = [], 0.0
     was_training = model.training
     model.eval()
-    for it in range(1, iterations + 1):
-        open_ = ~success[it - 1]
-        if it > 1:
-            draw = allowed[torch.randint(len(allowed), (count, n), generator=generator)]
-            attacks[open_] = draw[open_]
-            place(batch, attacks)
-        index = torch.nonzero(open_).flatten()
-        success[it] = success[it - 1]
-        if len(index):
-            width = int(batch.lengths[index].max())
-            ids = batch.ids[index, :width]
-            logits = model(ids.to(device), batch.lengths[index].to(device))
-            flops += forward_flops(model, ids.numel())
-            success[it, index] = (logits.argmax(-1) != labels[index.to(device)]).cpu()
+    for b, (before, after) in enumerate(parts):
+        scorer = Scorer(model, before, after, device)
+        last = None
+        for start in range(0, iterations, chunk):
+            draw = allowed[torch.randint(len(allowed), (min(chunk, iterations - start), n), generator=generator)]
+            logits, cost = scorer(draw)
+            flops += cost
+            wrong = torch.nonzero(logits.argmax(-1).cpu() != int(labels[b])).flatten()
+            last = draw[-1]
+            if len(wrong):
+                first = int(wrong[0])
+                success[start + first + 1:, b] = True
+                last = draw[first]
+                break
+        attacks.append(last.tolist())
     model.train(was_training)
-    return AttackResult(success, attacks.tolist(), flops)
+    return AttackResult(success, attacks, flops)
 
 
 ATTACKS = {"gcg": gcg, "random_token": random_token}

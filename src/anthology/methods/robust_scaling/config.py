@@ -113,8 +113,8 @@ PRESETS: dict[str, Config] = {
                    adv_examples=50, max_train_set=500, round_n_attack=20),
     "quick": Config(n_train=20000, epochs=3, n_attack=50, rounds=4, train_attack="random_token",
                     schedule=(64, 256), adv_examples=100, round_n_attack=25),
-    # fine-tune a real Pythia checkpoint as the paper (give --pretrained path/to/pythia-14m)
-    "paper": Config(instructions=True, optimizer="adafactor", lr=1e-5, epochs=3, batch_size=8, n_attack=200,
+    # fine-tune a real Pythia checkpoint as the paper: a Hugging Face folder (default ./pythia-14m, or --pretrained)
+    "paper": Config(pretrained="pythia-14m", instructions=True, optimizer="adafactor", lr=1e-5, epochs=3, batch_size=8, n_attack=200,
                     n_val=500, rounds=10, adv_lr=1e-5, round_gcg_iterations=128, round_random_token_iterations=12800),
 }
 
