@@ -62,6 +62,7 @@ bench: $(BENCH)/.installed
 	$(BENCH)/bin/python benchmarks/gfn_sampling_design.py
 	$(BENCH)/bin/python benchmarks/sac_vs_sb3.py
 	$(BENCH)/bin/python benchmarks/td3_vs_sb3.py
+	$(BENCH)/bin/python benchmarks/gcg_speed.py 3
 
 clean:
 	rm -rf $(VENV) $(BENCH) runs report

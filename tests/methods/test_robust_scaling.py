@@ -197,3 +197,23 @@ def test_adversarial_sampling_favours_recent_and_high_loss_examples():
     assert sorted(adversarial_indices(losses, 3, cfg, np.random.default_rng(0))) == [1, 3, 5]
     assert sorted(adversarial_indices(losses, 3, override(cfg, loss_rank="argsort"),
                                       np.random.default_rng(0))) != [1, 3, 5]  # the official quirk differs
+
+
+def test_a_pythia_folder_is_fine_tuned_and_attacked_with_its_own_tokenizer(tmp_path):
+    """The `paper` path on a tiny random checkpoint: Hugging Face weights and tokenizer.json from a folder,
+    the instructions kept, Adafactor; GCG runs the retokenisation filter with the BPE tokenizer."""
+    transformers = pytest.importorskip("transformers")
+    task = make_task("word_length", 40, 8, 0)
+    bpe = train_bpe([e.text() for e in task.train] + ["@&@&"], vocab_size=300)
+    bpe.tokenizer.save(str(tmp_path / "tokenizer.json"))
+    torch.manual_seed(0)
+    lm = transformers.GPTNeoXForCausalLM(transformers.GPTNeoXConfig(
+        vocab_size=bpe.vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+        max_position_embeddings=512))
+    lm.save_pretrained(tmp_path, safe_serialization=True)
+    cfg = override(PRESETS["tiny"], pretrained=str(tmp_path), instructions=True, optimizer="adafactor", lr=1e-3,
+                   n_train=40, n_val=8, epochs=1, rounds=1, adv_examples=2, max_train_set=10)
+    result = train(cfg)
+    expected = sum(p.numel() for name, p in lm.named_parameters() if name.startswith("gpt_neox.")) + 16 * 2
+    assert result.summary["params"] == expected  # the backbone loaded, the LM head dropped, a fresh score head
+    assert isinstance(result.artifacts["tokenizer"], type(bpe)) and len(result.curve) == 2

@@ -205,7 +205,8 @@ def config_from_hf(hf: dict, labels: int = 2) -> NeoXConfig:
 def load_pretrained(path: str | pathlib.Path, labels: int = 2) -> NeoXClassifier:
     """A Pythia (GPT-NeoX) checkpoint folder in Hugging Face format (`config.json` + `model.safetensors`):
     the backbone's weights, and the score head's when the checkpoint is a sequence classifier (a causal
-    LM's `embed_out` is dropped and the head starts fresh, as fine-tuning a classifier from Pythia)."""
+    LM's output head, `embed_out` or `lm_head`, is dropped and the head starts fresh, as fine-tuning a
+    classifier from Pythia)."""
     folder = pathlib.Path(path)
     config, weights = folder / "config.json", folder / "model.safetensors"
     if not config.is_file() or not weights.is_file():

@@ -16,8 +16,10 @@ GCG (Zou et al. 2023, as the official robust-llm runner), per iteration and exam
 Random token: each iteration draws `tokens` fresh uniform non-special tokens; an example stops at its first
 success (cumulative success).
 
-FLOPs (the official hooks): a forward pass costs 2 N T, a backward pass 4 N T, with N all parameters
-(embedding included) and T the padded batch's token count.
+Cost: the gradient passes of all examples run as one padded batch; each example's candidates are scored
+after its fixed prefix (the tokens before the attack), whose keys and values are computed once (`Scorer`,
+the official runner's prefix cache). FLOPs (the official hooks): a forward pass costs 2 N T, a backward pass
+4 N T, with N all parameters (embedding included) and T the input's token count, the cached prefix included.
 """
 
 from __future__ import annotations
