@@ -9,7 +9,8 @@ and objective, and anthology's GCG on its own GPT-NeoX classifier against Huggin
    default) and without. anthology also attacks 16 examples in lockstep, its way of running a batch.
 2. The victim's implementation. anthology's GCG on `NeoXClassifier` against the same weights in Hugging
    Face's `GPTNeoXForSequenceClassification`, at the quick ladder's largest size and a bigger one.
-Iterations per second per example and candidates scored per second, medians of `repeats` runs, one thread.
+Iterations per second per example and candidates scored per second, medians of `repeats` runs after a
+warm-up run, one thread.
 
 Run in the bench venv (`make bench` installs nanogcg): `.venv-bench/bin/python benchmarks/gcg_speed.py 3`.
 Writes results/robust_scaling/gcg_speed.{json,md}.
@@ -20,18 +21,19 @@ from __future__ import annotations
 import json
 import logging
 import pathlib
-import statistics
 import sys
-import time
 
 import torch
 import transformers
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 from anthology.methods.robust_scaling.attacks import gcg
 from anthology.methods.robust_scaling.config import AttackConfig
 from anthology.text.neox import NeoXClassifier, NeoXConfig
 from anthology.text.tasks import make_task
-from anthology.text.tokenizer import train_bpe
+from anthology.text.tokenizer import CharTokenizer, train_bpe
+from timing import median_seconds
 
 OUT = pathlib.Path(__file__).resolve().parents[1] / "results" / "robust_scaling"
 ITERATIONS, CANDIDATES, TOP_K, TOKENS = 10, 128, 256, 10
@@ -71,15 +73,6 @@ class HFClassifier(torch.nn.Module):
         return self.model.score(hidden[rows, (lengths - 1) if lengths is not None else -1])
 
 
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        tick = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - tick)
-    return statistics.median(times)
-
-
 def against_nanogcg(repeats: int) -> dict:
     import nanogcg
 
@@ -106,7 +99,7 @@ def against_nanogcg(repeats: int) -> dict:
         # nanoGCG puts the attack at the end of the user message; its template here is the message itself,
         # so the prompt is before + attack, and `after` goes into the target's context as ours
         messages = [{"role": "user", "content": before + "{optim_str}" + after}]
-        seconds = median_time(lambda: nanogcg.run(lm, hf_tok, messages, target, config), repeats)  # noqa: B023
+        seconds = median_seconds(lambda: nanogcg.run(lm, hf_tok, messages, target, config), repeats)  # noqa: B023
         rows[f"nanogcg_prefix_cache_{cache}"] = {"seconds": seconds, "iterations_per_sec": ITERATIONS / seconds,
                                                  "candidates_per_sec": ITERATIONS * CANDIDATES / seconds}
     model = LastTokenLM(lm)
@@ -115,7 +108,7 @@ def against_nanogcg(repeats: int) -> dict:
         pairs = [e.split("suffix", instructions=True) for e in task.validation[:count]]
         labels = torch.full((count,), -1)  # success is not scored here; the objective is the target token
         targets = torch.full((count,), target_id)
-        seconds = median_time(lambda: gcg(model, bpe, pairs, labels, attack, targets=targets), repeats)  # noqa: B023
+        seconds = median_seconds(lambda: gcg(model, bpe, pairs, labels, attack, targets=targets), repeats)  # noqa: B023
         rows[f"anthology_{count}_examples"] = {
             "seconds": seconds, "iterations_per_sec": ITERATIONS * count / seconds,
             "candidates_per_sec": ITERATIONS * CANDIDATES * count / seconds}
@@ -123,7 +116,6 @@ def against_nanogcg(repeats: int) -> dict:
 
 
 def against_hf_class(repeats: int) -> list[dict]:
-    from anthology.text.tokenizer import CharTokenizer
 
     tokenizer = CharTokenizer()
     task = make_task("word_length", 10, 16, 0)
@@ -142,7 +134,7 @@ def against_hf_class(repeats: int) -> list[dict]:
         row = {"hidden": hidden, "layers": layers, "parameters": sum(p.numel() for p in ours.parameters()),
                "examples": len(pairs), "iterations": 3}
         for name, model in (("anthology", ours), ("hf", HFClassifier(hf))):
-            seconds = median_time(lambda m=model, a=attack: gcg(m, tokenizer, pairs, labels, a), repeats)
+            seconds = median_seconds(lambda m=model, a=attack: gcg(m, tokenizer, pairs, labels, a), repeats)
             row[name] = {"seconds": seconds, "iterations_per_sec": 3 * len(pairs) / seconds}
         row["ratio"] = row["anthology"]["iterations_per_sec"] / row["hf"]["iterations_per_sec"]
         out.append(row)
