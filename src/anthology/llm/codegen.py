@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from .client import ChatClient, Message
-from .sandbox import Limits, SandboxResult, run
+from .sandbox import DEFAULT_LIMITS, Limits, SandboxResult, run
 
 FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.DOTALL)
 YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
@@ -94,7 +94,7 @@ def harness_program(code: str, entry: str) -> str:
 
 
 def generate_code(writer: CodeWriter, task: str, entry: str, inputs: Sequence[Sequence[Any]], rounds: int = 4,
-                  limits: Limits = Limits()) -> Generated:
+                  limits: Limits = DEFAULT_LIMITS) -> Generated:
     """Generate code for `task` whose function `entry` is tested on `inputs`; see the module docstring."""
     messages: list[Message] = [
         {"role": "system", "content": "You write short, correct Python functions. Answer with one ```python block."},
@@ -110,7 +110,7 @@ def generate_code(writer: CodeWriter, task: str, entry: str, inputs: Sequence[Se
                              f"{result.error}\nRewrite the code line by line, fixing the problem."})
             continue
         shown = harness_output(result, inputs)
-        check = messages + [{"role": "user", "content": f"{SELF_CHECK_HEAD}\n{shown}\nIs this what the task "
+        check = [*messages, {"role": "user", "content": f"{SELF_CHECK_HEAD}\n{shown}\nIs this what the task "
                              "asks for? Answer Yes or No."}]
         if parse_yes(writer.write(check)):
             attempts.append(Attempt(code, result, "passed"))

@@ -66,6 +66,9 @@ class Limits:
     output_kb: int = 64
 
 
+DEFAULT_LIMITS = Limits()
+
+
 def check(code: str, allowed_modules: frozenset[str] = ALLOWED_MODULES) -> str | None:
     """None when the code passes the allow-list, else the reason it is refused (one line)."""
     try:
@@ -144,7 +147,7 @@ sys.stdout.write(text)
 """
 
 
-def run(code: str, entry: str | None = None, args: Sequence[Any] = (), limits: Limits = Limits(),
+def run(code: str, entry: str | None = None, args: Sequence[Any] = (), limits: Limits = DEFAULT_LIMITS,
         allowed_modules: frozenset[str] = ALLOWED_MODULES) -> SandboxResult:
     """Check `code`, then run it in a limited child process and call `entry(*args)` (JSON in, JSON out)."""
     reason = check(code, allowed_modules)
