@@ -217,3 +217,19 @@ def test_a_pythia_folder_is_fine_tuned_and_attacked_with_its_own_tokenizer(tmp_p
     expected = sum(p.numel() for name, p in lm.named_parameters() if name.startswith("gpt_neox.")) + 16 * 2
     assert result.summary["params"] == expected  # the backbone loaded, the LM head dropped, a fresh score head
     assert isinstance(result.artifacts["tokenizer"], type(bpe)) and len(result.curve) == 2
+
+
+def test_a_run_killed_between_adversarial_rounds_resumes_to_the_same_curve(tmp_path):
+    """The optimiser's state travels with the checkpoint: a resume after round 1 continues bit for bit."""
+    from anthology.core.run_dir import RunDir
+    from anthology.testing.conformance import _KillAtLoggedStep
+    from anthology.testing.fakes import SimulatedKill
+
+    cfg = override(PRESETS["tiny"], rounds=3, schedule=(2, 3))
+    whole = train(cfg, run_dir=RunDir.create("robust_scaling", "tiny", 0, tmp_path / "whole"))
+    run = RunDir.create("robust_scaling", "tiny", 0, tmp_path / "killed")
+    with pytest.raises(SimulatedKill):
+        train(cfg, tracker=_KillAtLoggedStep(cfg.epochs + 2), run_dir=run)  # after round 1 was saved
+    resumed = train(cfg, run_dir=run)
+    assert resumed.curve == whole.curve and resumed.summary == whole.summary
+    assert torch.equal(next(resumed.artifacts["model"].parameters()), next(whole.artifacts["model"].parameters()))

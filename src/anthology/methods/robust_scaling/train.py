@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from anthology.core.checkpoint import load_training_state, save_training_state
+from anthology.core.checkpoint import load_checkpoint, load_training_state, save_training_state
 from anthology.core.device import resolve_device
 from anthology.core.result import TrainResult
 from anthology.core.run_dir import RunDir
@@ -147,23 +147,24 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
                              "bank_losses": [], "train_flops": 0.0, "defense_flops": 0.0}
     if run_dir is not None:
         run_dir.write_config(cfg, "robust_scaling", "custom")
-        if run_dir.has_checkpoint():
-            extra = load_training_state(run_dir.checkpoint_path, {"model": model}, generator)[1]
+        if run_dir.has_checkpoint():  # the optimiser of the phase the run was in, then every state
+            if load_checkpoint(run_dir.checkpoint_path)["extra"]["state"]["phase"] == "adversarial":
+                optimizer = make_optimizer(cfg, model, cfg.adv_lr)
+            extra = load_training_state(run_dir.checkpoint_path, {"model": model, "optimizer": optimizer},
+                                        generator)[1]
             state = extra["state"]
             rng.bit_generator.state = extra["rng"]
             sample_rng.setstate(tuple(tuple(x) if isinstance(x, list) else x for x in extra["sample_rng"]))
-            if state["phase"] == "adversarial":
-                optimizer = make_optimizer(cfg, model, cfg.adv_lr)
 
     def save() -> None:
         if run_dir is not None:
-            save_training_state(run_dir.checkpoint_path, state["epoch"] + state["round"], {"model": model},
-                                generator, {"state": state, "rng": rng.bit_generator.state,
+            save_training_state(run_dir.checkpoint_path, state["epoch"] + state["round"],
+                                {"model": model, "optimizer": optimizer}, generator, {"state": state, "rng": rng.bit_generator.state,
                                             "sample_rng": list(sample_rng.getstate())})
 
     steps = cfg.epochs + cfg.rounds
     tracker.start(steps, state["epoch"] + state["round"], f"robust_scaling {cfg.task} {count_parameters(model)} params")
-    # 1. the victim (the optimiser restarts on resume: checkpoints fall between epochs)
+    # 1. the victim
     while state["phase"] == "train" and state["epoch"] < cfg.epochs:
         losses, flops = fit_epoch(model, optimizer, tokenizer, train_texts, train_labels, cfg.batch_size, generator,
                                   device)
@@ -218,9 +219,12 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
         state.pop("trained", None)
         save()
     n_params = count_parameters(model)
+    final = {f"eval/final_{k[5:]}": v for k, v in (state["curve"][-1].items() if state["curve"] else ())
+             if k.startswith("eval/") and not isinstance(v, list)}  # after the last adversarial round
     summary = {"method": "robust_scaling", "task": cfg.task, "seed": cfg.seed, "params": n_params,
                "params_non_embedding": count_parameters(model, embedding=False),
-               "train/flops": state["train_flops"], "train/defense_flops": state["defense_flops"], **state["summary"]}
+               "train/flops": state["train_flops"], "train/defense_flops": state["defense_flops"], **state["summary"],
+               **final}
     tracker.close()
     curve = state["curve"]
     if run_dir is not None:
