@@ -159,8 +159,9 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     def save() -> None:
         if run_dir is not None:
             save_training_state(run_dir.checkpoint_path, state["epoch"] + state["round"],
-                                {"model": model, "optimizer": optimizer}, generator, {"state": state, "rng": rng.bit_generator.state,
-                                            "sample_rng": list(sample_rng.getstate())})
+                                {"model": model, "optimizer": optimizer}, generator,
+                                {"state": state, "rng": rng.bit_generator.state,
+                                 "sample_rng": list(sample_rng.getstate())})
 
     steps = cfg.epochs + cfg.rounds
     tracker.start(steps, state["epoch"] + state["round"], f"robust_scaling {cfg.task} {count_parameters(model)} params")
@@ -183,9 +184,9 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     # 3. adversarial training
     plan = schedule(cfg)
     round_iterations = {"gcg": cfg.round_gcg_iterations, "random_token": cfg.round_random_token_iterations}
-    while cfg.rounds and state["round"] <= cfg.rounds:
+    while cfg.rounds and state["round"] <= cfg.rounds:  # a round is checkpointed as a whole
         r = state["round"]
-        if r > 0 and not state.get("trained"):
+        if r > 0:
             bank, bank_losses = state["bank"], state["bank_losses"]
             size = min(len(train_texts) + len(bank), cfg.max_train_set)
             n_adv = min(int(size * cfg.max_adv_fraction), len(bank))
@@ -197,11 +198,9 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
             for k, i in enumerate(adv):
                 bank_losses[i] = losses[len(clean) + k]
             state["defense_flops"] += flops
-            state["trained"] = True
-        if "evaluated" not in state:
-            record = evaluate_attacks(cfg, model, tokenizer, task, cfg.round_attacks, round_iterations,
-                                      cfg.round_n_attack)
-            state["evaluated"] = {"step": r, "train/defense_flops": state["defense_flops"], **record}
+        record = {"step": r, "train/defense_flops": state["defense_flops"],
+                  **evaluate_attacks(cfg, model, tokenizer, task, cfg.round_attacks, round_iterations,
+                                     cfg.round_n_attack)}
         if r < cfg.rounds:  # new adversarial examples against the current model
             chosen = sample_rng.sample(range(len(task.train)), min(cfg.adv_examples, len(task.train)))
             examples = [task.train[i] for i in chosen]
@@ -212,11 +211,9 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
                 state["bank"].append([before + tokenizer.decode(tokens) + after, e.label])
                 state["bank_losses"].append(math.inf)
             state["defense_flops"] += result.flops
-        done = state.pop("evaluated")
-        state["curve"].append(done)
-        tracker.log(cfg.epochs + r, {k: v for k, v in done.items() if k.startswith("eval/") and not isinstance(v, list)})
+        state["curve"].append(record)
+        tracker.log(cfg.epochs + r, {k: v for k, v in record.items() if k.startswith("eval/") and not isinstance(v, list)})
         state["round"] += 1
-        state.pop("trained", None)
         save()
     n_params = count_parameters(model)
     final = {f"eval/final_{k[5:]}": v for k, v in (state["curve"][-1].items() if state["curve"] else ())
