@@ -25,6 +25,8 @@ PRINTABLE = string.digits + string.ascii_letters + string.punctuation + " "
 class Tokenizer(Protocol):
     vocab_size: int
     pad_id: int
+    lossless: bool
+    """True when every string of attack tokens survives a decode/encode round trip."""
 
     def encode(self, text: str) -> list[int]: ...
 
@@ -105,9 +107,3 @@ def train_bpe(texts: Iterable[str], vocab_size: int = 300) -> BPETokenizer:
                                              show_progress=False)
     tok.train_from_iterator(texts, trainer)
     return BPETokenizer(tok, pad_id=0)
-
-
-def round_trips(tokenizer: Tokenizer, ids: torch.Tensor) -> torch.Tensor:
-    """[N] bool: whether each row of token ids [N, L] is what its decoded text encodes to (GCG's
-    retokenisation filter: a candidate that fails would not be the tokens the model sees)."""
-    return torch.tensor([tokenizer.encode(tokenizer.decode(row)) == row for row in ids.tolist()], dtype=torch.bool)

@@ -146,7 +146,7 @@ def candidate_mask(tokenizer: Tokenizer, parts: Sequence[tuple[list[int], list[i
     """[B, C] bool: candidates that change the attack and survive the retokenisation filter (skipped for a
     lossless tokenizer, one token per character, where every attack survives)."""
     valid = candidates.ne(attacks[:, None, :]).any(-1)
-    if not getattr(tokenizer, "lossless", False):
+    if not tokenizer.lossless:
         for b in range(candidates.shape[0]):
             for c in range(candidates.shape[1]):
                 if valid[b, c]:
