@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from anthology.nets.causal_lm import pad_batch
 from anthology.text.neox import NeoXClassifier, count_parameters
 from anthology.text.tokenizer import Tokenizer
 
@@ -80,15 +81,9 @@ class Batch:
 def build_batch(tokenizer: Tokenizer, parts: Sequence[tuple[list[int], list[int]]], attacks: torch.Tensor
                 ) -> Batch:
     """Rows before + attack + after, right-padded with the pad id."""
-    n = attacks.shape[1]
-    lengths = torch.tensor([len(b) + n + len(a) for b, a in parts])
-    ids = torch.full((len(parts), int(lengths.max())), tokenizer.pad_id, dtype=torch.long)
-    for i, (b, a) in enumerate(parts):
-        ids[i, :len(b)] = torch.tensor(b, dtype=torch.long)
-        ids[i, len(b) + n:len(b) + n + len(a)] = torch.tensor(a, dtype=torch.long)
-    batch = Batch(ids, lengths, torch.tensor([len(b) for b, _ in parts]), n)
-    place(batch, attacks)
-    return batch
+    ids, lengths = pad([b + attack + a for (b, a), attack in zip(parts, attacks.tolist(), strict=True)],
+                       tokenizer.pad_id)
+    return Batch(ids, lengths, torch.tensor([len(b) for b, _ in parts]), attacks.shape[1])
 
 
 def slot_index(batch: Batch) -> torch.Tensor:
@@ -280,11 +275,9 @@ def predictions(model: NeoXClassifier, tokenizer: Tokenizer, texts: Sequence[str
 
 
 def pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    lengths = torch.tensor([len(r) for r in rows])
-    ids = torch.full((len(rows), int(lengths.max())), pad_id, dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, :len(r)] = torch.tensor(r, dtype=torch.long)
-    return ids, lengths
+    """Right-padded ids [B, T] and each row's length (`nets.causal_lm.pad_batch`)."""
+    ids, attention, _ = pad_batch(rows, [0] * len(rows), pad_id)
+    return ids.long(), attention.sum(1)
 
 
 def iterations_to(asr: Sequence[float], target: float) -> float | None:
