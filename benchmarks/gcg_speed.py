@@ -51,7 +51,7 @@ class LastTokenLM(torch.nn.Module):
         return self.lm.get_input_embeddings()
 
     def forward(self, ids=None, lengths=None, embeds=None):
-        logits = self.lm(input_ids=ids, inputs_embeds=embeds).logits if embeds is not None or ids is not None else None
+        logits = self.lm(input_ids=ids, inputs_embeds=embeds).logits
         rows = torch.arange(logits.shape[0])
         return logits[rows, (lengths - 1) if lengths is not None else -1]
 
