@@ -1,6 +1,6 @@
-# make demo: set up .venv (with the control, chem and llm extras), get the molecular data files (from ../shared/data
+# make demo: set up .venv (with the control, chem, llm, vision and nethack extras), get the molecular data files (from ../shared/data
 #            when it is there, else downloaded once), run every method's demo reproduction, then write report/index.html
-# make test: set up .venv with the dev, control, chem and llm extras, then ruff, import-linter and pytest
+# make test: set up .venv with the dev, control, chem, llm, vision and nethack extras, then ruff, import-linter and pytest
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3
@@ -18,12 +18,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.core-installed: pyproject.toml | $(BIN)/python
-	$(PIP) -e ".[control,chem,llm,vision]" $(QUIET)
+	$(PIP) -e ".[control,chem,llm,vision,nethack]" $(QUIET)
 	$(PIP) --no-deps molsets $(QUIET)  # MOSES SMILES; its own dependencies do not build on Python 3.11
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(PIP) -e ".[dev,control,chem,llm,vision]" $(QUIET)
+	$(PIP) -e ".[dev,control,chem,llm,vision,nethack]" $(QUIET)
 	$(PIP) --no-deps molsets $(QUIET)  # MOSES SMILES; its own dependencies do not build on Python 3.11
 	touch $@ $(VENV)/.core-installed
 

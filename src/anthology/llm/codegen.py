@@ -94,8 +94,9 @@ def harness_program(code: str, entry: str) -> str:
 
 
 def generate_code(writer: CodeWriter, task: str, entry: str, inputs: Sequence[Sequence[Any]], rounds: int = 4,
-                  limits: Limits = DEFAULT_LIMITS) -> Generated:
-    """Generate code for `task` whose function `entry` is tested on `inputs`; see the module docstring."""
+                  limits: Limits = DEFAULT_LIMITS, prelude: str = "") -> Generated:
+    """Generate code for `task` whose function `entry` is tested on `inputs`; see the module docstring.
+    `prelude` is code written earlier that the new code may call (it runs first, in the same sandbox)."""
     messages: list[Message] = [
         {"role": "system", "content": "You write short, correct Python functions. Answer with one ```python block."},
         {"role": "user", "content": task}]
@@ -103,7 +104,7 @@ def generate_code(writer: CodeWriter, task: str, entry: str, inputs: Sequence[Se
     for _ in range(rounds + 1):
         code = extract_code(writer.write(messages))
         messages.append({"role": "assistant", "content": f"```python\n{code}```"})
-        result = run(harness_program(code, entry), "run_tests", [list(map(list, inputs))], limits)
+        result = run(harness_program(prelude + "\n" + code if prelude else code, entry), "run_tests", [list(map(list, inputs))], limits)
         if not result.ok:
             attempts.append(Attempt(code, result, "failed"))
             messages.append({"role": "user", "content": f"{REWRITE_HEAD} Running it failed ({result.kind}): "

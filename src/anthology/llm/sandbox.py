@@ -25,9 +25,11 @@ security boundary against a determined attacker; run untrusted code from unknown
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import json
 import os
+import select
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -110,7 +112,7 @@ resource.setrlimit(resource.RLIMIT_AS, (limits["memory"], limits["memory"]))
 resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
 resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-payload = json.loads(sys.stdin.read())
+payload = json.loads(sys.stdin.readline())
 import builtins, io
 safe = {name: getattr(builtins, name) for name in payload["builtins"] if hasattr(builtins, name)}
 allowed = set(payload["modules"])
@@ -128,22 +130,30 @@ def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
     return proxies[top]
 safe["__import__"] = guarded_import
 scope = {"__builtins__": safe, "__name__": "candidate"}
-captured = io.StringIO()
-real_stdout, sys.stdout = sys.stdout, captured
-try:
-    exec(compile(payload["code"], "<candidate>", "exec"), scope)
-    value = scope[payload["entry"]](*payload["args"]) if payload["entry"] else None
-    out = {"ok": True, "value": value}
-except MemoryError:
-    out = {"ok": False, "kind": "memory", "error": "MemoryError"}
-except BaseException as err:
-    out = {"ok": False, "kind": "crash", "error": f"{type(err).__name__}: {err}"[:500]}
-sys.stdout = real_stdout
-try:
-    text = json.dumps({**out, "stdout": captured.getvalue()[-4000:]})
-except (TypeError, ValueError) as err:
-    text = json.dumps({"ok": False, "kind": "crash", "error": f"result is not JSON: {err}"})
-sys.stdout.write(text)
+real_stdout = sys.stdout
+def call(step):  # run one piece: the module's code (step "code") or a call of one of its functions
+    captured = io.StringIO()
+    sys.stdout = captured
+    try:
+        if "code" in step:
+            exec(compile(step["code"], "<candidate>", "exec"), scope)
+        value = scope[step["entry"]](*step["args"]) if step.get("entry") else None
+        out = {"ok": True, "value": value}
+    except MemoryError:
+        out = {"ok": False, "kind": "memory", "error": "MemoryError"}
+    except BaseException as err:
+        out = {"ok": False, "kind": "crash", "error": f"{type(err).__name__}: {err}"[:500]}
+    sys.stdout = real_stdout
+    try:
+        text = json.dumps({**out, "stdout": captured.getvalue()[-4000:]})
+    except (TypeError, ValueError) as err:
+        text = json.dumps({"ok": False, "kind": "crash", "error": f"result is not JSON: {err}"})
+    real_stdout.write(text + "\n")
+    real_stdout.flush()
+call(payload)
+if payload.get("session"):  # later calls, one JSON line each, until stdin closes
+    for line in sys.stdin:
+        call(json.loads(line))
 """
 
 
@@ -154,7 +164,7 @@ def run(code: str, entry: str | None = None, args: Sequence[Any] = (), limits: L
     if reason is not None:
         return SandboxResult(False, error=reason, kind="refused")
     payload = json.dumps({"code": code, "entry": entry, "args": list(args), "builtins": SAFE_BUILTINS,
-                          "modules": sorted(allowed_modules)})
+                          "modules": sorted(allowed_modules)}) + "\n"
     child_limits = json.dumps({"cpu": max(1, int(limits.seconds + 0.999)), "memory": limits.memory_mb * 2 ** 20})
     try:
         proc = subprocess.run([sys.executable, "-I", "-S", "-c", _CHILD, child_limits], input=payload,
@@ -169,8 +179,81 @@ def run(code: str, entry: str | None = None, args: Sequence[Any] = (), limits: L
         return SandboxResult(False, error=f"the process ended with code {proc.returncode}: "
                              f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ''}"[:500],
                              kind=kind)
+    return _result(proc.stdout[-limits.output_kb * 1024:])
+
+
+def _result(text: str) -> SandboxResult:
     try:
-        out = json.loads(proc.stdout[-limits.output_kb * 1024:])
+        out = json.loads(text)
     except json.JSONDecodeError:
         return SandboxResult(False, error="no result came back", kind="crash")
     return SandboxResult(out["ok"], out.get("value"), out.get("error", ""), out.get("kind", "ok"), out.get("stdout", ""))
+
+
+class Session:
+    """Checked code loaded once into a limited child process that then answers many calls (a policy's
+    code, called at every step). `call` never raises because of the code: a refusal, crash, timeout or
+    memory error is a failed `SandboxResult`, and after a timeout or a dead child the session is closed
+    (`alive` False) and every later call fails at once. `limits.seconds` bounds each call's wall-clock
+    time; `cpu_seconds` the child's CPU time over its whole life."""
+
+    def __init__(self, code: str, limits: Limits = DEFAULT_LIMITS, cpu_seconds: int = 3600,
+                 allowed_modules: frozenset[str] = ALLOWED_MODULES) -> None:
+        self.limits, self.proc = limits, None
+        reason = check(code, allowed_modules)
+        if reason is not None:
+            self.loaded = SandboxResult(False, error=reason, kind="refused")
+            return
+        child_limits = json.dumps({"cpu": cpu_seconds, "memory": limits.memory_mb * 2 ** 20})
+        self.proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _CHILD, child_limits], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                     env={"PATH": os.defpath}, cwd="/", start_new_session=True)
+        self.loaded = self._send({"code": code, "entry": None, "args": [], "builtins": SAFE_BUILTINS,
+                                  "modules": sorted(allowed_modules), "session": True})
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def _send(self, message: dict[str, Any]) -> SandboxResult:
+        if not self.alive:
+            return SandboxResult(False, error="the code's process is not running", kind="killed")
+        assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.write(json.dumps(message) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self.close()
+            return SandboxResult(False, error="the code's process ended", kind="killed")
+        ready, _, _ = select.select([self.proc.stdout], [], [], self.limits.seconds)
+        if not ready:
+            self.close()
+            return SandboxResult(False, error=f"a call ran past {self.limits.seconds:g} s", kind="timeout")
+        line = self.proc.stdout.readline(self.limits.output_kb * 1024)
+        if not line:
+            code = self.proc.wait()
+            self.close()
+            return SandboxResult(False, error=f"the process ended with code {code}",
+                                 kind="timeout" if code in (-9, -24) else "killed")
+        return _result(line)
+
+    def call(self, entry: str, *args: Any) -> SandboxResult:
+        if not self.loaded.ok:
+            return self.loaded
+        return self._send({"entry": entry, "args": list(args)})
+
+    def close(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+            for stream in (self.proc.stdin, self.proc.stdout):
+                if stream is not None:
+                    with contextlib.suppress(OSError):
+                        stream.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

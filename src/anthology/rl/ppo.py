@@ -88,3 +88,33 @@ def masked_ppo_update(evaluate: Callable[[torch.Tensor], tuple[torch.Tensor, tor
             torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
             optimizer.step()
     return {k: float(v) for k, v in info.items()}
+
+
+def recurrent_ppo_update(evaluate: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+                         parameters: Iterable[torch.nn.Parameter], optimizer: torch.optim.Optimizer,
+                         actions: torch.Tensor, old_log_probs: torch.Tensor, advantages: torch.Tensor,
+                         returns: torch.Tensor, epochs: int, minibatches: int, clip: float, entropy_coef: float,
+                         generator: torch.Generator, value_coef: float = 0.5,
+                         max_grad_norm: float = 0.5) -> dict[str, float]:
+    """PPO epochs over a recurrent policy's rollout [T, B]: minibatches are whole columns (envs), so
+    `evaluate(columns)` re-runs the recurrent network over those envs' T steps from their stored initial
+    state and gives (logits [T, b, A], values [T, b]) (CleanRL's `ppo_atari_lstm` scheme). Advantages are
+    normalised over the rollout; gradients are clipped to `max_grad_norm`."""
+    parameters = list(parameters)
+    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    envs, info = actions.shape[1], {}
+    per = max(1, envs // minibatches)
+    for _ in range(epochs):
+        order = torch.randperm(envs, generator=generator)
+        for start in range(0, envs, per):
+            columns = order[start:start + per]
+            logits, values = evaluate(columns)
+            dist = torch.distributions.Categorical(logits=logits)
+            loss, info = ppo_loss(dist.log_prob(actions[:, columns]).flatten(), old_log_probs[:, columns].flatten(),
+                                  advantages[:, columns].flatten(), values.flatten(), returns[:, columns].flatten(),
+                                  dist.entropy().flatten(), clip, value_coef, entropy_coef)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
+            optimizer.step()
+    return {k: float(v) for k, v in info.items()}

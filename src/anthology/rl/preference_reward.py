@@ -107,22 +107,29 @@ def train_reward_model(pairs: Sequence[tuple[Caption, Caption]], labels: Sequenc
                        batch_size: int = 1000, lr: float = 1e-5, seed: int = 0, model: RewardModel | None = None,
                        device: str = "cpu") -> RewardModel:
     """Bradley-Terry training on the decided and tied pairs (None dropped): Adam, the official batch of
-    1000 pairs and 20 epochs; lr 1e-5 as the paper (small datasets want more)."""
+    1000 pairs and 20 epochs; lr 1e-5 as the paper (small datasets want more). Each distinct caption in a
+    batch is scored once (captions repeat a lot in games); the loss and its gradient are those of scoring
+    every pair's two captions separately."""
     torch.manual_seed(seed)
     model = (model or RewardModel()).to(device)
     kept = [(p, y) for p, y in zip(pairs, labels, strict=True) if y is not None]
-    first = caption_tensors([p[0] for p, _ in kept], device)
-    second = caption_tensors([p[1] for p, _ in kept], device)
+    distinct = list(dict.fromkeys(c for p, _ in kept for c in p))
+    index = {c: i for i, c in enumerate(distinct)}
+    first = torch.tensor([index[p[0]] for p, _ in kept], dtype=torch.long)
+    second = torch.tensor([index[p[1]] for p, _ in kept], dtype=torch.long)
+    messages, stats = caption_tensors(distinct, device)
     target = torch.tensor([y for _, y in kept], dtype=torch.float32, device=device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     model.train()
     for _ in range(epochs):
-        order = torch.randperm(len(kept), generator=generator).to(device)
+        order = torch.randperm(len(kept), generator=generator)
         for i in range(0, len(kept), batch_size):
             idx = order[i:i + batch_size]
-            loss = bradley_terry_loss(model(first[0][idx], first[1][idx]), model(second[0][idx], second[1][idx]),
-                                      target[idx])
+            used, inverse = torch.unique(torch.cat([first[idx], second[idx]]), return_inverse=True)
+            used_dev = used.to(device)
+            r = model(messages[used_dev], stats[used_dev])[inverse.to(device)]
+            loss = bradley_terry_loss(r[:len(idx)], r[len(idx):], target[idx.to(device)])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -1,0 +1,171 @@
+"""NetHack through NLE and MiniHack: a small custom level for skill learning, and what the agent sees of it.
+
+The level (MaestroMotif's CPU-scale plan): a lit room with a short wall in its middle, a pile of gold, a
+newt, an altar and the stairs down, each placed at random every episode. The agent is a Monk (the paper's
+role) with ten actions: the eight compass moves, pick up (`,`) and go down (`>`); attacking is moving into
+the monster. Going down the stairs ends the episode, as in MiniHack. `nle` and `minihack` come with the
+`nethack` extra and are imported only here.
+
+`observe` turns an NLE observation into an `Observation`: the agent-centred crop of the map's characters,
+the bottom-line stats the captions and code use (depth, gold, HP, XP level, hunger) and the message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import warnings
+from typing import Any
+
+import numpy as np
+
+from anthology.core.errors import require
+
+ACTION_NAMES = ("north", "east", "south", "west", "northeast", "southeast", "southwest", "northwest", "pickup",
+                "down")
+MOVES = {"north": (0, -1), "east": (1, 0), "south": (0, 1), "west": (-1, 0), "northeast": (1, -1),
+         "southeast": (1, 1), "southwest": (-1, 1), "northwest": (-1, -1)}
+STAT_NAMES = ("depth", "gold", "hp", "xp", "hunger")
+KILL = re.compile(r"\bYou kill\b|\bYou destroy\b")
+# NLE's bottom-line indices (nle.nethack.NLE_BL_*), copied so that this module imports without nle
+_BL_X, _BL_Y, _BL_HP, _BL_DEPTH, _BL_GOLD, _BL_XP, _BL_HUNGER = 0, 1, 10, 12, 13, 18, 21
+
+
+@dataclasses.dataclass(frozen=True)
+class SkillLevel:
+    """A MiniHack level: a `size` x `size` lit room, a vertical wall of `wall` squares in its middle column
+    (0: none), and the objects placed at random."""
+
+    size: int = 7
+    wall: int = 3
+    gold: int = 5
+    monster: str = "newt"
+    altar: bool = True
+    stairs: bool = True
+
+    def des(self) -> str:
+        """The level in NetHack's des-file language."""
+        rows = [["."] * self.size for _ in range(self.size)]
+        top = (self.size - self.wall) // 2
+        for y in range(top, top + self.wall):
+            rows[y][self.size // 2] = "|"
+        # MiniHack loads its custom level by the name "mylevel"
+        lines = ["MAZE: \"mylevel\", ' '", "FLAGS:hardfloor", "INIT_MAP: solidfill,' '",
+                 "GEOMETRY:center,center", "MAP", *("".join(r) for r in rows), "ENDMAP",
+                 f"REGION:(0,0,{self.size},{self.size}),lit,\"ordinary\""]
+        if self.gold:
+            lines.append(f"GOLD:{self.gold},random")
+        if self.monster:
+            lines.append(f"MONSTER:\"{self.monster}\",random")
+        if self.altar:
+            lines.append("ALTAR:random,random,random")
+        if self.stairs:
+            lines.append("STAIR:random,down")
+        return "\n".join(lines) + "\n"
+
+
+@dataclasses.dataclass(frozen=True)
+class Observation:
+    chars: np.ndarray
+    """[crop, crop] uint8: the map's characters around the agent (the agent at the centre)."""
+    stats: np.ndarray
+    """[5] float: depth, gold, HP, XP level, hunger state (STAT_NAMES)."""
+    message: str
+    hp_max: float = 1.0
+
+    def visible(self) -> list[str]:
+        """The distinct characters in view (without floor, walls and the agent)."""
+        return sorted({chr(c) for c in np.unique(self.chars)} - {" ", ".", "|", "-", "@"})
+
+    def offset(self, char: str) -> tuple[int, int] | None:
+        """(dx, dy) from the agent to the nearest `char` in view, or None."""
+        ys, xs = np.nonzero(self.chars == ord(char))
+        if len(xs) == 0:
+            return None
+        centre = self.chars.shape[0] // 2
+        i = int(np.argmin(np.maximum(abs(xs - centre), abs(ys - centre))))
+        return int(xs[i] - centre), int(ys[i] - centre)
+
+    def text(self) -> str:
+        """The view as lines of text (what an LLM acting directly reads)."""
+        return "\n".join(bytes(row).decode("latin-1") for row in self.chars)
+
+
+def observe(obs: dict[str, Any]) -> Observation:
+    blstats = obs["blstats"]
+    stats = np.array([blstats[_BL_DEPTH], blstats[_BL_GOLD], blstats[_BL_HP], blstats[_BL_XP], blstats[_BL_HUNGER]],
+                     dtype=np.float32)
+    message = bytes(obs["message"]).decode("latin-1").rstrip("\x00").strip()
+    return Observation(np.asarray(obs["chars_crop"], dtype=np.uint8), stats, message, float(max(blstats[11], 1)))
+
+
+def make_level_env(level: SkillLevel = SkillLevel(), max_steps: int = 200, crop: int = 13) -> Any:
+    """A MiniHack env on `level` with ACTION_NAMES as its actions and the keys `observe` reads."""
+    gym = require("gymnasium", "nethack")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # minihack imports the deprecated pkg_resources
+        require("minihack", "nethack")
+    from nle import nethack
+
+    actions = (*tuple(nethack.CompassDirection)[:8], nethack.Command.PICKUP, nethack.MiscDirection.DOWN)
+    compass = [d.name for d in tuple(nethack.CompassDirection)[:8]]
+    if compass != ["N", "E", "S", "W", "NE", "SE", "SW", "NW"]:
+        raise RuntimeError(f"nle's compass order changed ({compass}); update ACTION_NAMES")
+    return gym.make("MiniHack-Skill-Custom-v0", des_file=level.des(), actions=actions, character="mon-hum-neu-mal",
+                    autopickup=False, observation_keys=("chars_crop", "blstats", "message"), obs_crop_h=crop,
+                    obs_crop_w=crop, max_episode_steps=max_steps)
+
+
+@dataclasses.dataclass
+class Transition:
+    """What a step of one env returns, after its possible reset."""
+
+    before: Observation
+    after: Observation
+    """The observation the step led to (the last one of an episode, before the reset)."""
+    reward: float
+    terminated: bool
+    truncated: bool
+    descended: bool
+    """The agent went down the stairs (the only way this level ends an episode early)."""
+
+
+class LevelEnvs:
+    """`n` MiniHack envs stepped in turn; an env that ends is reset from the seed seed * 100_000 + its
+    episode count, so runs repeat exactly."""
+
+    def __init__(self, n: int, seed: int, level: SkillLevel = SkillLevel(), max_steps: int = 200, crop: int = 13,
+                 episodes: list[int] | None = None) -> None:
+        self.envs = [make_level_env(level, max_steps, crop) for _ in range(n)]
+        self.seed = seed
+        self.episodes = list(episodes) if episodes is not None else list(range(n))
+        self.next_episode = max(self.episodes) + 1 if self.episodes else 0
+        self.current = [self._reset(i) for i in range(n)]
+
+    def _reset(self, i: int) -> Observation:
+        obs, _ = self.envs[i].reset(seed=self.seed * 100_000 + self.episodes[i])
+        return observe(obs)
+
+    def step(self, actions: list[int]) -> list[Transition]:
+        out = []
+        for i, (env, action) in enumerate(zip(self.envs, actions, strict=True)):
+            before = self.current[i]
+            obs, reward, terminated, truncated, _ = env.step(int(action))
+            after = observe(obs)
+            descended = bool(terminated and reward > 0)
+            if descended:  # the final observation is blank: keep the stats, one level deeper
+                stats = before.stats.copy()
+                stats[0] += 1
+                after = Observation(before.chars, stats, after.message, before.hp_max)
+            out.append(Transition(before, after, float(reward), bool(terminated), bool(truncated), descended))
+            if terminated or truncated:
+                self.episodes[i] = self.next_episode
+                self.next_episode += 1
+                self.current[i] = self._reset(i)
+            else:
+                self.current[i] = after
+        return out
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
