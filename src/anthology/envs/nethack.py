@@ -143,7 +143,11 @@ class LevelEnvs:
         self.current = [self._reset(i) for i in range(n)]
 
     def _reset(self, i: int) -> Observation:
-        obs, _ = self.envs[i].reset(seed=self.seed * 100_000 + self.episodes[i])
+        seed = self.seed * 100_000 + self.episodes[i]
+        # NetHack's own generators (core: the game and the level's random placements; disp: display), which
+        # gymnasium's reset(seed=) does not reach in nle 1.x; no reseeding during the episode
+        self.envs[i].unwrapped.seed(core=seed, disp=seed + 1, reseed=False)
+        obs, _ = self.envs[i].reset(seed=seed)
         return observe(obs)
 
     def step(self, actions: list[int]) -> list[Transition]:

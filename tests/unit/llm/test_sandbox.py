@@ -54,3 +54,15 @@ def test_every_hostile_case_is_refused_or_stopped(case, tmp_path):
     else:
         assert result.kind == "refused", result
     assert not pathlib.Path("/tmp/anthology-pwned").exists()
+
+
+def test_a_session_keeps_its_code_loaded_and_a_hang_closes_it():
+    from anthology.llm.sandbox import Limits, Session
+
+    code = "seen = []\ndef add(x):\n    seen.append(x)\n    return len(seen)\ndef hang():\n    while True:\n        pass\n"
+    with Session(code, Limits(seconds=0.5)) as session:
+        assert [session.call("add", i).value for i in range(3)] == [1, 2, 3]
+        assert session.call("missing").kind == "crash"
+        assert session.call("hang").kind == "timeout" and not session.alive
+        assert not session.call("add", 1).ok
+    assert Session("import socket\n").call("add", 1).kind == "refused"

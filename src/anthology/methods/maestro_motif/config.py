@@ -17,14 +17,15 @@ class LevelConfig:
     """The MiniHack level (`anthology.envs.nethack.SkillLevel`): a lit room with a wall in its middle column,
     gold, a monster, an altar and the stairs down, placed at random each episode."""
 
-    size: int = 7
-    wall: int = 3
+    size: int = 5
+    wall: int = 1
+    """Squares of wall in the room's middle column (they hide what is behind them)."""
     gold: int = 5
     monster: str = "newt"
-    max_steps: int = 100
+    max_steps: int = 60
     """Steps per episode (training and evaluation)."""
-    crop: int = 13
-    """Side of the agent-centred view (13 sees the whole 7 x 7 room from any square)."""
+    crop: int = 9
+    """Side of the agent-centred view (9 sees the whole 5 x 5 room from any square)."""
 
     def __post_init__(self) -> None:
         validate(self, size=">=1", wall=">=0", gold=">=1", max_steps=">=1", crop=">=1")
@@ -64,7 +65,7 @@ class Config:
     """beta: the message-count exponent."""
     quantile: float = 0.85
     """eps: the normalised reward's quantile over the dataset below which the reward is zeroed."""
-    option_steps: int = 40
+    option_steps: int = 25
     """The termination functions' step limit for skills that do not end by themselves."""
     envs: int = 16
     total_steps: int = 300_000
@@ -73,7 +74,7 @@ class Config:
     """Steps per env between updates (truncated backpropagation through time over these)."""
     epochs: int = 4
     minibatches: int = 4
-    lr: float = 5e-4
+    lr: float = 1e-3
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip: float = 0.2

@@ -15,11 +15,11 @@ class SkillPolicy(nn.Module):
     def __init__(self, actions: int, skills: int, crop: int, hidden: int = 128) -> None:
         super().__init__()
         self.skills = skills
-        self.embed = nn.Embedding(256, 16)
-        self.conv = nn.Sequential(nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
-                                  nn.Conv2d(32, 32, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten())
+        self.embed = nn.Embedding(256, 8)
+        self.conv = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(),
+                                  nn.Conv2d(16, 16, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten())
         side = (crop + 1) // 2
-        self.map_head = nn.Linear(32 * side * side, hidden)
+        self.map_head = nn.Linear(16 * side * side, hidden)
         self.message = nn.EmbeddingBag(257, 32, mode="mean", padding_idx=0)
         self.stats = nn.Linear(STAT_FEATURES, 32)
         self.lstm = nn.LSTMCell(hidden + 64 + skills, hidden)
@@ -33,7 +33,7 @@ class SkillPolicy(nn.Module):
     def encode(self, chars: torch.Tensor, messages: torch.Tensor, stats: torch.Tensor, skill: torch.Tensor
                ) -> torch.Tensor:
         """[N, in] from chars [N, crop, crop] uint8, message bytes [N, 256], stats [N, 4], skill ids [N]."""
-        grid = self.embed(chars.long()).permute(0, 3, 1, 2)  # [N, 16, crop, crop]
+        grid = self.embed(chars.long()).permute(0, 3, 1, 2)  # [N, 8, crop, crop]
         x = torch.relu(self.map_head(self.conv(grid)))
         m = self.message(messages)
         s = torch.relu(self.stats(stats))
