@@ -62,10 +62,10 @@ def skill_training(cfg, steps: int) -> dict[str, float]:
     from anthology.methods.maestro_motif import train
 
     run = train(override(cfg, total_steps=steps, eval_every=10 ** 9, eval_episodes=1))
-    s = run.summary
-    return {"steps": s["steps"], "train_seconds": round(s["time/train_seconds"], 1),
-            "steps_per_sec": rate(s["steps"], s["time/train_seconds"]),
-            "reward_stage_seconds": round(s["time/reward_seconds"], 1)}
+    seconds = run.artifacts["train_seconds"]
+    return {"steps": run.summary["steps"], "train_seconds": round(seconds, 1),
+            "steps_per_sec": rate(run.summary["steps"], seconds),
+            "reward_stage_seconds": round(run.artifacts["reward_seconds"], 1)}
 
 
 def reward_side(cfg) -> dict[str, float]:

@@ -70,7 +70,7 @@ def build_table(rcfg: ReproduceConfig, results: list[dict[str, Any]]) -> list[Cl
             rows.append(summarize("composite", method, metric, [s[f"eval/{metric}"] for s in runs]))
         for name in (*SKILLS, TASK):
             key = f"eval/pair_accuracy_{name}"
-            if runs and key in runs[0]:
+            if runs and all(s.get(key) is not None for s in runs):
                 rows.append(summarize("reward_models", method, f"pair_accuracy_{name}", [s[key] for s in runs]))
     return rows
 
@@ -100,7 +100,8 @@ def make_figures(rcfg: ReproduceConfig, rows: list[ClaimRow]) -> list[dict[str, 
     table = {(r.setting, r.variant, r.metric): r for r in rows}
     figures = [points("composite_success", f"Composite task success (mean of {len(rcfg.seeds)} seeds)",
                       "success rate", [(m, table[("composite", m, "success")].mean) for m in rcfg.methods])]
-    accuracy = [(n, table[("reward_models", "maestromotif", f"pair_accuracy_{n}")].mean) for n in SKILLS]
+    accuracy = [(n, table[("reward_models", "maestromotif", f"pair_accuracy_{n}")].mean) for n in SKILLS
+                if ("reward_models", "maestromotif", f"pair_accuracy_{n}") in table]
     if ("reward_models", "motif", f"pair_accuracy_{TASK}") in table:
         accuracy.append((f"{TASK} (motif)", table[("reward_models", "motif", f"pair_accuracy_{TASK}")].mean))
     figures.append(points("pair_accuracy", "Reward models: held-out pair accuracy", "accuracy", accuracy))

@@ -445,14 +445,16 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     final = evaluate(cfg, kind, policy if learned else None, codes, cfg.seed, device)
     curve.append({"step": updates * per_update, **final})
     summary: dict[str, Any] = {"method": "maestro_motif", "variant": kind, "seed": cfg.seed,
-                               "steps": updates * per_update, **final,
-                               "time/reward_seconds": reward_seconds, "time/train_seconds": train_seconds}
+                               "steps": updates * per_update, **final}
     for name, r in rewards.items():
-        summary[f"eval/pair_accuracy_{name}"] = r.accuracy
+        # None when the held-out pairs had no decided pair (tiny datasets)
+        summary[f"eval/pair_accuracy_{name}"] = None if np.isnan(r.accuracy) else r.accuracy
     summary["code_log"] = code_log
-    tracker.log(updates * per_update, {k: v for k, v in final.items()})
+    tracker.log(updates * per_update, {**final, "time/reward_seconds": reward_seconds,
+                                       "time/train_seconds": train_seconds})
     tracker.close()
     if run_dir is not None:
         run_dir.write_curve(curve)
         run_dir.write_summary(summary)
-    return TrainResult(summary, curve, {"policy": policy, "rewards": rewards, "codes": codes})
+    return TrainResult(summary, curve, {"policy": policy, "rewards": rewards, "codes": codes,
+                                        "reward_seconds": reward_seconds, "train_seconds": train_seconds})
