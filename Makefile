@@ -56,13 +56,14 @@ $(BENCH)/.installed: pyproject.toml
 	touch $@
 
 # Benchmarks run in their own venv: torchgfn (the peer) pins numpy < 2, which the library does not.
-bench: $(BENCH)/.installed
+bench: $(BENCH)/.installed $(VENV)/.core-installed
 	$(BENCH)/bin/python benchmarks/koopman_speed.py
 	$(BENCH)/bin/python benchmarks/maxent_gfn_vs_torchgfn.py
 	$(BENCH)/bin/python benchmarks/gfn_sampling_design.py
 	$(BENCH)/bin/python benchmarks/sac_vs_sb3.py
 	$(BENCH)/bin/python benchmarks/td3_vs_sb3.py
 	$(BENCH)/bin/python benchmarks/gcg_speed.py 3
+	$(BIN)/python benchmarks/nethack_throughput.py
 
 clean:
 	rm -rf $(VENV) $(BENCH) runs report
