@@ -3,15 +3,18 @@ synchronous) against our own recurrent PPO loop (`anthology.methods.maestro_moti
 MiniHack level (the `quick` preset's: a 5 x 5 room, a one-square wall, 60 steps an episode, a 9 x 9 crop).
 
 What is measured: environment steps per second of training, with one torch thread (and OMP/MKL at one
-thread), each engine in its own subprocess, one after the other. For each engine three rates:
+thread), each engine in its own subprocess, one at a time; `--repeats` runs of each engine alternated
+(medians reported), then, with `--maestromotif`, one run of our loop with method=maestromotif. Per run:
 
-- whole call: steps / wall time of the whole training call (sample-factory: building the runner, its
-  env-info subprocess, the main loop; ours: `train()` with its one-episode final evaluation);
+- steady (the headline): the steps of training iterations 2..n over the time from the end of the first to
+  the end of the last (no start-up at all), per wall-clock second and per CPU second of the engine's
+  process (the cores are shared with other jobs, which moves the wall-clock rate more than the CPU rate);
 - loop: steps / the engine's own training-loop time (sample-factory: its `main_loop` timer, the FPS it logs
-  at the end, which includes creating the envs and the model; ours: `time/train_seconds`, which includes
+  at the end, which includes creating the envs and the model; ours: `train_seconds`, which includes
   re-creating the envs every 8 updates);
-- steady: the steps of training iterations 2..n / the time from the end of the first to the end of the
-  last (no start-up at all); this is the headline rate.
+- whole call: steps / wall time of the whole training call (sample-factory: building the runner, its
+  env-info subprocess, the main loop; ours: `train()` with its one-episode final evaluation and, for
+  maestromotif, its reward-model stage).
 
 Both engines: 16 envs, rollout 64 (1024 transitions per update), 4 epochs of 4 minibatches of 256
 transitions (whole 64-step sequences, backpropagation through all 64 steps), an LSTM of 128 units, lr 1e-3,
@@ -29,10 +32,9 @@ sample-factory is not a dependency of anthology; set up its venv (Python 3.11) a
     /tmp/sfv/bin/pip install sample-factory==2.1.1 torch==2.13.0 nle==1.0.0 minihack==1.0.2 "setuptools<81"
     /tmp/sfv/bin/pip install --no-deps -e .
     /tmp/sfv/bin/pip install tyro rich safetensors scipy matplotlib
-    /tmp/sfv/bin/python benchmarks/engine_throughput.py --steps 50000 --maestromotif
+    /tmp/sfv/bin/python benchmarks/engine_throughput.py --steps 50000 --repeats 2 --maestromotif
 
-`--maestromotif` also times our loop with method=maestromotif (reward models, sandboxed skill code; its
-reward-model stage is timed apart). Writes results/maestro_motif/engine.{json,md}.
+(about 8 minutes on 2 shared cores). Writes results/maestro_motif/engine.{json,md}.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import os
 import pathlib
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -60,7 +63,8 @@ SF_ARGS = [
     "--algo", "APPO", "--env", ENV_NAME, "--device", "cpu",
     "--serial_mode", "True", "--async_rl", "False", "--num_workers", "1", "--num_envs_per_worker", "16",
     "--worker_num_splits", "1", "--rollout", "64", "--recurrence", "64",
-    "--batch_size", "256", "--num_batches_per_epoch", "4", "--num_epochs", "4", "--shuffle_minibatches", "True",
+    "--batch_size", "256", "--num_batches_per_epoch", "4", "--num_epochs", "4",
+    "--shuffle_minibatches", "True",
     "--encoder_mlp_layers", "128", "128", "--use_rnn", "True", "--rnn_type", "lstm", "--rnn_size", "128",
     "--learning_rate", "1e-3", "--adam_eps", "1e-5", "--exploration_loss_coeff", "0.01",
     "--ppo_clip_ratio", "0.2", "--gamma", "0.99", "--gae_lambda", "0.95", "--with_vtrace", "False",
@@ -78,17 +82,30 @@ def one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def steady_rate(ticks: list[float], per_iteration: int) -> float:
-    """Steps/s from the end of the first training iteration to the end of the last."""
-    if len(ticks) < 2:
-        return float("nan")
-    return (len(ticks) - 1) * per_iteration / (ticks[-1] - ticks[0])
+def tick() -> tuple[float, float]:
+    """(wall clock, this process's CPU time)."""
+    return time.perf_counter(), time.process_time()
 
 
-# --- sample-factory -------------------------------------------------------------------------------------------
+def rates(ticks: list[tuple[float, float]], per_iteration: int, done: int, began: tuple[float, float],
+          ended: tuple[float, float], loop_seconds: float) -> dict[str, float]:
+    """steady: steps of iterations 2..n over the time from the end of the first to the end of the last, per
+    wall-clock second and per CPU second of this process (less sensitive to other jobs on shared cores)."""
+    steady = steady_cpu = float("nan")
+    if len(ticks) >= 2:
+        steady = (len(ticks) - 1) * per_iteration / (ticks[-1][0] - ticks[0][0])
+        steady_cpu = (len(ticks) - 1) * per_iteration / (ticks[-1][1] - ticks[0][1])
+    return {"steady_steps_per_sec": steady, "steady_steps_per_cpu_sec": steady_cpu,
+            "loop_steps_per_sec": done / loop_seconds, "whole_steps_per_sec": done / (ended[0] - began[0]),
+            "whole_steps_per_cpu_sec": done / (ended[1] - began[1]), "whole_seconds": ended[0] - began[0],
+            "loop_seconds": loop_seconds}
 
 
-def make_sf_env(full_env_name: str, cfg: Any = None, env_config: Any = None, render_mode: str | None = None) -> Any:
+# --- sample-factory -----------------------------------------------------------------------------------------
+
+
+def make_sf_env(full_env_name: str, cfg: Any = None, env_config: Any = None,
+                render_mode: str | None = None) -> Any:
     """The quick preset's level, as a dict observation {"obs": float32 vector} for sample-factory."""
     import gymnasium as gym
 
@@ -142,16 +159,16 @@ def run_sample_factory(steps: int) -> dict[str, Any]:
 
     class Clock(AlgoObserver):
         def __init__(self) -> None:
-            self.ticks: list[float] = []
+            self.ticks: list[tuple[float, float]] = []
             self.parameters = 0
 
         def on_training_step(self, runner: Any, training_iteration_since_resume: int) -> None:
-            self.ticks.append(time.perf_counter())
+            self.ticks.append(tick())
             if not self.parameters:  # the learner drops its model when it stops
                 self.parameters = sum(p.numel() for p in runner.learners[0].learner.actor_critic.parameters())
 
     clock = Clock()
-    began = time.perf_counter()
+    began = tick()
     cfg, runner = make_runner(cfg)
     runner.register_observer(clock)
     status = runner.init()
@@ -159,21 +176,21 @@ def run_sample_factory(steps: int) -> dict[str, Any]:
         raise RuntimeError(f"sample-factory init failed ({status})")
     initialised = time.perf_counter()
     status = runner.run()
-    ended = time.perf_counter()
+    ended = tick()
     if status != ExperimentStatus.SUCCESS:
         raise RuntimeError(f"sample-factory training failed ({status})")
     done = int(sum(runner.env_steps.values()))
     main_loop = float(runner.timing.main_loop)
     per_iteration = cfg.batch_size * cfg.num_batches_per_epoch
     shutil.rmtree(train_dir, ignore_errors=True)
-    return {"steps": done, "iterations": len(clock.ticks), "steps_per_iteration": per_iteration,
-            "whole_seconds": ended - began, "init_seconds": initialised - began, "loop_seconds": main_loop,
-            "whole_steps_per_sec": done / (ended - began), "loop_steps_per_sec": done / main_loop,
-            "steady_steps_per_sec": steady_rate(clock.ticks, per_iteration),
-            "parameters": clock.parameters, "torch_threads": torch.get_num_threads()}
+    return {"engine": "sample_factory", "steps": done, "iterations": len(clock.ticks),
+            "steps_per_iteration": per_iteration,
+            **rates(clock.ticks, per_iteration, done, began, ended, main_loop),
+            "init_seconds": initialised - began[0], "parameters": clock.parameters,
+            "torch_threads": torch.get_num_threads()}
 
 
-# --- ours -----------------------------------------------------------------------------------------------------
+# --- ours ---------------------------------------------------------------------------------------------------
 
 
 def run_ours(steps: int, method: str) -> dict[str, Any]:
@@ -186,35 +203,38 @@ def run_ours(steps: int, method: str) -> dict[str, Any]:
 
     class Clock:
         def __init__(self) -> None:
-            self.ticks: list[float] = []
+            self.ticks: list[tuple[float, float]] = []
 
         def start(self, total_steps: int, initial_step: int = 0, description: str = "") -> None:
             pass
 
         def log(self, step: int, metrics: Any) -> None:
             if "time/steps_per_sec" in metrics:  # one log per update
-                self.ticks.append(time.perf_counter())
+                self.ticks.append(tick())
 
         def close(self) -> None:
             pass
 
     cfg = override(PRESETS["quick"], method=method, total_steps=steps, eval_every=10 ** 9, eval_episodes=1)
     clock = Clock()
-    began = time.perf_counter()
+    began = tick()
     run = train(cfg, tracker=clock)
-    ended = time.perf_counter()
-    s = run.summary
-    done, loop = int(s["steps"]), float(s["time/train_seconds"])
-    return {"method": method, "steps": done, "iterations": len(clock.ticks),
-            "steps_per_iteration": cfg.envs * cfg.rollout, "whole_seconds": ended - began,
-            "reward_stage_seconds": float(s["time/reward_seconds"]), "loop_seconds": loop,
-            "whole_steps_per_sec": done / (ended - began), "loop_steps_per_sec": done / loop,
-            "steady_steps_per_sec": steady_rate(clock.ticks, cfg.envs * cfg.rollout),
+    ended = tick()
+    s, art = run.summary, run.artifacts
+    # the timings are artifacts (older versions: summary keys "time/...")
+    loop = float(art.get("train_seconds", s.get("time/train_seconds", float("nan"))))
+    reward_stage = float(art.get("reward_seconds", s.get("time/reward_seconds", float("nan"))))
+    done = int(s["steps"])
+    per_iteration = cfg.envs * cfg.rollout
+    return {"engine": method, "steps": done, "iterations": len(clock.ticks),
+            "steps_per_iteration": per_iteration,
+            **rates(clock.ticks, per_iteration, done, began, ended, loop),
+            "reward_stage_seconds": reward_stage,
             "parameters": sum(p.numel() for p in run.artifacts["policy"].parameters()),
             "torch_threads": torch.get_num_threads()}
 
 
-# --- driver ---------------------------------------------------------------------------------------------------
+# --- driver -------------------------------------------------------------------------------------------------
 
 
 def child(engine: str, steps: int) -> dict[str, Any]:
@@ -238,6 +258,8 @@ def versions() -> dict[str, str]:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             out[name] = "absent"
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    out["anthology commit"] = git.stdout.strip() or "unknown"
     return out
 
 
@@ -245,71 +267,123 @@ def rounded(d: dict[str, Any]) -> dict[str, Any]:
     return {k: round(v, 2) if isinstance(v, float) else v for k, v in d.items()}
 
 
+RATES = ("steady_steps_per_sec", "steady_steps_per_cpu_sec", "loop_steps_per_sec", "whole_steps_per_sec",
+         "whole_steps_per_cpu_sec")
+NAMES = {"sample_factory": "sample-factory 2.1.1 APPO (serial, sync)", "flat_ppo": "ours, flat_ppo",
+         "maestromotif": "ours, maestromotif"}
+
+
 def markdown(results: dict[str, Any]) -> str:
-    sf, runs = results["sample_factory"], results["ours"]
-    rows = [("sample-factory 2.1.1 APPO (serial, sync)", sf)] + [(f"ours, {r['method']}", r) for r in runs]
     lines = [f"# Training engine throughput on one core (`{results['command']}`)", "",
              f"MaestroMotif's `quick` level; {results['steps_requested']} env steps asked per run; "
              f"{results['machine']}.", "",
-             "| engine | steps | parameters | steady steps/s | loop steps/s | whole-call steps/s | whole call s | "
-             "load before |", "|---|---|---|---|---|---|---|---|"]
-    for name, r in rows:
-        lines.append(f"| {name} | {r['steps']} | {r['parameters']} | {r['steady_steps_per_sec']:.0f} | "
-                     f"{r['loop_steps_per_sec']:.0f} | {r['whole_steps_per_sec']:.0f} | {r['whole_seconds']:.1f} | "
-                     f"{r['load_average_1min_before']} |")
-    lines += ["", "Ratios, sample-factory / ours:", "", "| ours | steady | loop | whole call |", "|---|---|---|---|"]
+             "| engine | run | steps | steady steps/s | steady steps/CPU-s | loop steps/s | "
+             "whole-call steps/s | whole call s | load before |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in results["runs"]:
+        lines.append(f"| {NAMES[r['engine']]} | {r['run']} | {r['steps']} | "
+                     f"{r['steady_steps_per_sec']:.0f} | {r['steady_steps_per_cpu_sec']:.0f} | "
+                     f"{r['loop_steps_per_sec']:.0f} | {r['whole_steps_per_sec']:.0f} | "
+                     f"{r['whole_seconds']:.1f} | {r['load_average_1min_before']} |")
+    lines += ["", "Medians over the runs:", "",
+              "| engine | runs | parameters | steady steps/s | steady steps/CPU-s | loop steps/s | "
+              "whole-call steps/s |",
+              "|---|---|---|---|---|---|---|"]
+    for engine, m in results["medians"].items():
+        lines.append(f"| {NAMES[engine]} | {m['runs']} | {m['parameters']} | "
+                     f"{m['steady_steps_per_sec']:.0f} | {m['steady_steps_per_cpu_sec']:.0f} | "
+                     f"{m['loop_steps_per_sec']:.0f} | "
+                     f"{m['whole_steps_per_sec']:.0f} |")
+    for r in results["runs"]:
+        if r.get("reward_stage_seconds", 0.0) > 0.01:
+            lines += ["", f"{NAMES[r['engine']]} (run {r['run']}): its reward-model stage took "
+                      f"{r['reward_stage_seconds']:.1f} s (in the whole call, not in the loop or steady "
+                      "rates)."]
+    lines += ["", "Ratios of the medians, sample-factory / ours:", "",
+              "| ours | steady | steady per CPU-s | loop | whole call |", "|---|---|---|---|---|"]
     for method, ratio in results["ratios"].items():
-        lines.append(f"| {method} | {ratio['steady']:.2f} | {ratio['loop']:.2f} | {ratio['whole']:.2f} |")
-    lines += ["", "steady: iterations 2..n (no start-up); loop: sample-factory's main-loop FPS (envs and model "
-              "created inside it) and our `time/train_seconds` (envs re-created every 8 updates); whole call: "
-              "the whole training call, start-up included.", "",
+        lines.append(f"| {method} | {ratio['steady_steps_per_sec']:.2f} | "
+                     f"{ratio['steady_steps_per_cpu_sec']:.2f} | {ratio['loop_steps_per_sec']:.2f} | "
+                     f"{ratio['whole_steps_per_sec']:.2f} |")
+    lines += ["", "steady: training iterations 2..n (no start-up), per wall-clock second and per CPU second "
+              "of the engine's process; loop: sample-factory's main-loop FPS (envs and model created inside "
+              "it) and our `train_seconds` (envs re-created every 8 updates); whole call: the whole training "
+              "call, start-up included. The cores are shared with other jobs (load average in the first "
+              "table), so the wall-clock rates move between runs; the CPU-second rates move less.", "",
               "Settings (both): " + results["settings"]["shared"], "",
-              "sample-factory: `" + " ".join(results["settings"]["sample_factory_args"]) + "`", "",
+              "sample-factory: `" + " ".join(results["settings"]["sample_factory_args"]) + "`; observation: "
+              + results["settings"]["sample_factory_observation"], "",
               "Ours: " + results["settings"]["ours"], "",
               "Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()), ""]
     lines += ["Setup and run:", "", "```", *results["setup"], results["command"], "```"]
     return "\n".join(lines) + "\n"
 
 
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"runs": len(runs), "parameters": runs[0]["parameters"]}
+    for key in RATES:
+        out[key] = round(statistics.median(r[key] for r in runs), 1)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=50_000, help="env steps of training per run")
-    parser.add_argument("--maestromotif", action="store_true", help="also time our loop with method=maestromotif")
-    parser.add_argument("--child", choices=["sample_factory", "flat_ppo", "maestromotif"], help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="runs of sample-factory and of our flat_ppo, alternated (medians reported)")
+    parser.add_argument("--maestromotif", action="store_true",
+                        help="also time our loop once with method=maestromotif")
+    parser.add_argument("--child", choices=list(NAMES), help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        out = run_sample_factory(args.steps) if args.child == "sample_factory" else run_ours(args.steps, args.child)
+        if args.child == "sample_factory":
+            out = run_sample_factory(args.steps)
+        else:
+            out = run_ours(args.steps, args.child)
         pathlib.Path(args.child_out).write_text(json.dumps(out))
         return
 
-    command = f"/tmp/sfv/bin/python {SCRIPT} --steps {args.steps}" + (" --maestromotif" if args.maestromotif else "")
-    sf = rounded(child("sample_factory", args.steps))
-    ours = [rounded(child(m, args.steps)) for m in ("flat_ppo", "maestromotif") if m == "flat_ppo" or args.maestromotif]
-    ratios = {r["method"]: {k: round(sf[f"{k}_steps_per_sec"] / r[f"{k}_steps_per_sec"], 2)
-                            for k in ("steady", "loop", "whole")} for r in ours}
+    command = (f"/tmp/sfv/bin/python {SCRIPT} --steps {args.steps} --repeats {args.repeats}"
+               + (" --maestromotif" if args.maestromotif else ""))
+    order = [e for _ in range(args.repeats) for e in ("sample_factory", "flat_ppo")]
+    order += ["maestromotif"] if args.maestromotif else []
+    runs: list[dict[str, Any]] = []
+    for engine in order:
+        r = rounded(child(engine, args.steps))
+        r["run"] = sum(x["engine"] == engine for x in runs) + 1
+        runs.append(r)
+        print(f"{engine} run {r['run']}: {r['steady_steps_per_sec']} steps/s steady", flush=True)
+    medians = {e: median_of([r for r in runs if r["engine"] == e]) for e in NAMES
+               if any(r["engine"] == e for r in runs)}
+    sf = medians["sample_factory"]
+    ratios = {e: {k: round(sf[k] / m[k], 2) for k in RATES} for e, m in medians.items()
+              if e != "sample_factory"}
     setup = ["python3 -m venv /tmp/sfv",
-             '/tmp/sfv/bin/pip install sample-factory==2.1.1 torch==2.13.0 nle==1.0.0 minihack==1.0.2 "setuptools<81"',
-             "/tmp/sfv/bin/pip install --no-deps -e .", "/tmp/sfv/bin/pip install tyro rich safetensors scipy matplotlib"]
+             "/tmp/sfv/bin/pip install sample-factory==2.1.1 torch==2.13.0 nle==1.0.0 minihack==1.0.2 "
+             '"setuptools<81"',
+             "/tmp/sfv/bin/pip install --no-deps -e .",
+             "/tmp/sfv/bin/pip install tyro rich safetensors scipy matplotlib"]
     results = {
         "command": command, "setup": setup, "steps_requested": args.steps,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs shared, torch threads 1, OMP/MKL threads 1, "
-                   "engines run one after the other",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs shared with other jobs, torch threads 1, "
+                   "OMP/MKL threads 1, one engine at a time in its own process",
         "versions": versions(),
         "settings": {
             "shared": "16 envs, rollout 64 (1024 transitions an update), 4 epochs x 4 minibatches of 256 "
-                      "(whole 64-step sequences), LSTM 128, lr 1e-3, entropy 0.01, clip 0.2, GAE(0.99, 0.95), "
-                      "grad clip 0.5, no input/return normalisation, CPU",
+                      "(whole 64-step sequences), LSTM 128, lr 1e-3, entropy 0.01, clip 0.2, "
+                      "GAE(0.99, 0.95), grad clip 0.5, no input/return normalisation, CPU",
             "sample_factory_args": [*SF_ARGS, "--train_for_env_steps", str(args.steps)],
-            "sample_factory_observation": "dict {'obs': float32[84]}: 9x9 chars / 255, HP fraction, any gold, "
-                                          "depth - 1; MLP encoder 128, 128",
-            "ours": "PRESETS['quick'] with method=<method>, total_steps=<steps>, eval_every=10**9, eval_episodes=1 "
-                    "(char embedding + CNN, message embedding bag, stats, skill one-hot -> LSTMCell 128)",
+            "sample_factory_observation": "dict {'obs': float32[84]}: 9x9 chars / 255, HP fraction, "
+                                          "any gold, depth - 1; MLP encoder 128, 128",
+            "ours": "PRESETS['quick'] with method=<method>, total_steps=<steps>, eval_every=10**9, "
+                    "eval_episodes=1 (char embedding + CNN, message embedding bag, stats, skill one-hot -> "
+                    "LSTMCell 128)",
         },
-        "sample_factory": sf, "ours": ours, "ratios": ratios,
-        "headline": {"sample_factory_steps_per_sec": sf["steady_steps_per_sec"],
-                     "ours_flat_ppo_steps_per_sec": ours[0]["steady_steps_per_sec"],
-                     "ratio": ratios["flat_ppo"]["steady"]},
+        "runs": runs, "medians": medians, "ratios": ratios,
+        "headline": {"sample_factory_steady_steps_per_sec": sf["steady_steps_per_sec"],
+                     "ours_flat_ppo_steady_steps_per_sec": medians["flat_ppo"]["steady_steps_per_sec"],
+                     "ratio_steady": ratios["flat_ppo"]["steady_steps_per_sec"],
+                     "ratio_steady_per_cpu_sec": ratios["flat_ppo"]["steady_steps_per_cpu_sec"]},
     }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "engine.json").write_text(json.dumps(results, indent=2) + "\n")
