@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from anthology.rl.ppo import compute_gae, ppo_loss
@@ -62,3 +63,53 @@ def test_masked_ppo_never_moves_probability_to_a_masked_action():
     probs = logits.detach().masked_fill(~masks, -1e9).softmax(-1)
     assert bool((probs[[0, 1, 3], 0] > 0.5).all()) and float(probs[2, 0]) > 0.5  # rewarded up, penalised down
     assert set(info) >= {"train/loss_policy", "train/clip_fraction"}
+
+
+class _Recurrent(torch.nn.Module):
+    """An LSTM that must echo the observation it saw one step earlier (so it needs its memory)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cell, self.pi, self.v = torch.nn.LSTMCell(2, 16), torch.nn.Linear(16, 2), torch.nn.Linear(16, 1)
+
+    def unroll(self, obs, state):
+        logits, values = [], []
+        for t in range(obs.shape[0]):
+            state = self.cell(obs[t], state)
+            logits.append(self.pi(state[0]))
+            values.append(self.v(state[0]).squeeze(-1))
+        return torch.stack(logits), torch.stack(values)
+
+
+def _echo_success(update: bool, seed: int = 0, iterations: int = 200) -> float:
+    from anthology.rl.ppo import recurrent_ppo_update
+
+    torch.manual_seed(seed)
+    net = _Recurrent()
+    optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
+    generator = torch.Generator().manual_seed(seed)
+    steps, envs = 16, 8
+    for _ in range(iterations):
+        bits = torch.randint(2, (steps, envs), generator=generator)
+        obs = torch.nn.functional.one_hot(bits, 2).float()
+        start = (torch.zeros(envs, 16), torch.zeros(envs, 16))
+        with torch.no_grad():
+            logits, values = net.unroll(obs, start)
+            actions = torch.multinomial(logits.softmax(-1).view(-1, 2), 1, generator=generator).view(steps, envs)
+            log_probs = torch.distributions.Categorical(logits=logits).log_prob(actions)
+        rewards = torch.zeros(steps, envs)
+        rewards[1:] = (actions[1:] == bits[:-1]).float()
+        advantages, returns = compute_gae(rewards, torch.cat([values, torch.zeros(1, envs)]),
+                                          torch.zeros(steps, envs, dtype=torch.bool), 0.9, 0.95)
+        if update:
+            recurrent_ppo_update(lambda cols, obs=obs, start=start: net.unroll(obs[:, cols], (start[0][cols], start[1][cols])),
+                                 net.parameters(), optimizer, actions, log_probs, advantages, returns, 4, 2, 0.2,
+                                 0.0, generator)
+    return float(rewards[1:].mean())
+
+
+@pytest.mark.learning
+def test_recurrent_ppo_learns_to_echo_the_previous_observation():
+    # seeds 0-4 of this set-up end at 0.967-1.0 after 200 updates; without updates at 0.44-0.52
+    assert _echo_success(update=True) > 0.9
+    assert _echo_success(update=False) < 0.6
