@@ -68,7 +68,7 @@ class Config:
     option_steps: int = 25
     """The termination functions' step limit for skills that do not end by themselves."""
     envs: int = 16
-    total_steps: int = 180_000
+    total_steps: int = 150_000
     """Environment steps of PPO training (maestromotif, motif, flat_ppo)."""
     rollout: int = 64
     """Steps per env between updates (truncated backpropagation through time over these)."""

@@ -343,7 +343,7 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     stateful = {"policy": policy, "optimizer": optimizer}
     per_update = cfg.envs * cfg.rollout
     updates = cfg.total_steps // per_update if learned else 0
-    start_update, curve, next_episode = 0, [], cfg.envs
+    start_update, curve, next_episode = 0, [], 0
     if run_dir is not None and run_dir.has_checkpoint():
         start_update, extra = load_training_state(run_dir.checkpoint_path, stateful, generator)
         curve, next_episode = extra["curve"], extra["next_episode"]
@@ -355,13 +355,13 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
     for update in range(start_update, updates):
         tick = time.perf_counter()
         if update % cfg.checkpoint_every == 0:  # a segment starts: every env on a fresh episode
+            if envs is not None:
+                next_episode = envs.next_episode  # after the episodes the last segment started
+                envs.close()
             if run_dir is not None and update > start_update:
                 save_training_state(run_dir.checkpoint_path, update, stateful, generator,
                                     {"curve": curve, "next_episode": next_episode})
-            if envs is not None:
-                envs.close()
             envs = make_envs(cfg, cfg.envs, cfg.seed, list(range(next_episode, next_episode + cfg.envs)))
-            next_episode += cfg.envs
             if controller is not None:
                 controller.close()
             if kind == "maestromotif":
