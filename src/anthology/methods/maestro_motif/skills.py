@@ -92,6 +92,14 @@ class CodeFailure(RuntimeError):
     """The written code failed (crash, timeout, refusal, a skill that does not exist)."""
 
 
+def open_session(code: str, limits: Limits) -> Session:
+    """The written code loaded into a sandbox session; CodeFailure when it is refused or crashes on load."""
+    session = Session(code, limits)
+    if not session.loaded.ok:
+        raise CodeFailure(f"the code did not load ({session.loaded.kind}): {session.loaded.error}")
+    return session
+
+
 class OptionController:
     """Runs a policy over skills with its initiation/termination functions for `n` envs.
 
@@ -102,9 +110,7 @@ class OptionController:
 
     def __init__(self, code: str, skills: Sequence[str], n: int, limits: Limits = CODE_LIMITS) -> None:
         self.skills = list(skills)
-        self.session = Session(code + CONTROL_HARNESS, limits)
-        if not self.session.loaded.ok:
-            raise CodeFailure(f"the code did not load ({self.session.loaded.kind}): {self.session.loaded.error}")
+        self.session = open_session(code + CONTROL_HARNESS, limits)
         self.memory: list[dict[str, Any]] = [{} for _ in range(n)]
         self.skill: list[str | None] = [None] * n
         self.start: list[dict[str, Any] | None] = [None] * n
@@ -141,9 +147,7 @@ class ActionController:
 
     def __init__(self, code: str, actions: Sequence[str], n: int, limits: Limits = CODE_LIMITS) -> None:
         self.actions = list(actions)
-        self.session = Session(code + ACT_HARNESS, limits)
-        if not self.session.loaded.ok:
-            raise CodeFailure(f"the code did not load ({self.session.loaded.kind}): {self.session.loaded.error}")
+        self.session = open_session(code + ACT_HARNESS, limits)
         self.memory: list[dict[str, Any]] = [{} for _ in range(n)]
 
     def step(self, states: list[dict[str, Any]], new_episode: Sequence[bool]) -> list[int]:
