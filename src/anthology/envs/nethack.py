@@ -91,12 +91,38 @@ class Observation:
         return "\n".join(bytes(row).decode("latin-1") for row in self.chars)
 
 
-def observe(obs: dict[str, Any]) -> Observation:
+def observe(obs: dict[str, Any], crop: int = 13) -> Observation:
     blstats = obs["blstats"]
     stats = np.array([blstats[_BL_DEPTH], blstats[_BL_GOLD], blstats[_BL_HP], blstats[_BL_XP], blstats[_BL_HUNGER]],
                      dtype=np.float32)
     message = bytes(obs["message"]).decode("latin-1").rstrip("\x00").strip()
-    return Observation(np.asarray(obs["chars_crop"], dtype=np.uint8), stats, message, float(max(blstats[11], 1)))
+    chars = obs["chars_crop"] if "chars_crop" in obs else crop_around(obs["chars"], int(blstats[_BL_X]),
+                                                                       int(blstats[_BL_Y]), crop)
+    return Observation(np.asarray(chars, dtype=np.uint8), stats, message, float(max(blstats[11], 1)))
+
+
+def crop_around(chars: np.ndarray, x: int, y: int, crop: int) -> np.ndarray:
+    """[crop, crop] of the map centred on (x, y), blank (' ') beyond its edges (MiniHack's chars_crop)."""
+    half = crop // 2
+    padded = np.pad(np.asarray(chars, dtype=np.uint8), half, constant_values=ord(" "))
+    return padded[y:y + crop, x:x + crop]
+
+
+def _actions() -> tuple[Any, ...]:
+    from nle import nethack
+
+    compass = tuple(nethack.CompassDirection)[:8]
+    if [d.name for d in compass] != ["N", "E", "S", "W", "NE", "SE", "SW", "NW"]:
+        raise RuntimeError(f"nle's compass order changed ({compass}); update ACTION_NAMES")
+    return (*compass, nethack.Command.PICKUP, nethack.MiscDirection.DOWN)
+
+
+def make_dungeon_env(max_steps: int = 10_000) -> Any:
+    """NetHack itself (NLE's NetHackScore-v0, the paper's setting) as a Monk with ACTION_NAMES as its actions."""
+    gym = require("gymnasium", "nethack")
+    require("nle", "nethack")
+    return gym.make("NetHackScore-v0", actions=_actions(), character="mon-hum-neu-mal",
+                    observation_keys=("chars", "blstats", "message"), max_episode_steps=max_steps)
 
 
 def make_level_env(level: SkillLevel = SkillLevel(), max_steps: int = 200, crop: int = 13) -> Any:
@@ -105,13 +131,7 @@ def make_level_env(level: SkillLevel = SkillLevel(), max_steps: int = 200, crop:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # minihack imports the deprecated pkg_resources
         require("minihack", "nethack")
-    from nle import nethack
-
-    actions = (*tuple(nethack.CompassDirection)[:8], nethack.Command.PICKUP, nethack.MiscDirection.DOWN)
-    compass = [d.name for d in tuple(nethack.CompassDirection)[:8]]
-    if compass != ["N", "E", "S", "W", "NE", "SE", "SW", "NW"]:
-        raise RuntimeError(f"nle's compass order changed ({compass}); update ACTION_NAMES")
-    return gym.make("MiniHack-Skill-Custom-v0", des_file=level.des(), actions=actions, character="mon-hum-neu-mal",
+    return gym.make("MiniHack-Skill-Custom-v0", des_file=level.des(), actions=_actions(), character="mon-hum-neu-mal",
                     autopickup=False, observation_keys=("chars_crop", "blstats", "message"), obs_crop_h=crop,
                     obs_crop_w=crop, max_episode_steps=max_steps)
 
@@ -127,16 +147,18 @@ class Transition:
     terminated: bool
     truncated: bool
     descended: bool
-    """The agent went down the stairs (the only way this level ends an episode early)."""
+    """The agent went down the stairs; the episode ends there (MiniHack's level; in the dungeon we end it)."""
 
 
 class LevelEnvs:
-    """`n` MiniHack envs stepped in turn; an env that ends is reset from the seed seed * 100_000 + its
-    episode count, so runs repeat exactly."""
+    """`n` MiniHack envs (or, with `dungeon`, NetHack's) stepped in turn; an env that ends is reset from the
+    seed seed * 100_000 + its episode count, so runs repeat exactly."""
 
     def __init__(self, n: int, seed: int, level: SkillLevel = SkillLevel(), max_steps: int = 200, crop: int = 13,
-                 episodes: list[int] | None = None) -> None:
-        self.envs = [make_level_env(level, max_steps, crop) for _ in range(n)]
+                 episodes: list[int] | None = None, dungeon: bool = False) -> None:
+        self.dungeon, self.crop = dungeon, crop
+        self.envs = [make_dungeon_env(max_steps) if dungeon else make_level_env(level, max_steps, crop)
+                     for _ in range(n)]
         self.seed = seed
         self.episodes = list(episodes) if episodes is not None else list(range(n))
         self.next_episode = max(self.episodes) + 1 if self.episodes else 0
@@ -148,16 +170,20 @@ class LevelEnvs:
         # gymnasium's reset(seed=) does not reach in nle 1.x; no reseeding during the episode
         self.envs[i].unwrapped.seed(core=seed, disp=seed + 1, reseed=False)
         obs, _ = self.envs[i].reset(seed=seed)
-        return observe(obs)
+        return observe(obs, self.crop)
 
     def step(self, actions: list[int]) -> list[Transition]:
         out = []
         for i, (env, action) in enumerate(zip(self.envs, actions, strict=True)):
             before = self.current[i]
             obs, reward, terminated, truncated, _ = env.step(int(action))
-            after = observe(obs)
-            descended = bool(terminated and reward > 0)
-            if descended:  # the final observation is blank: keep the stats, one level deeper
+            after = observe(obs, self.crop)
+            if self.dungeon:  # the game goes on below; the task's episode ends at the first descent
+                descended = bool(after.stats[0] > before.stats[0])
+                terminated = terminated or descended
+            else:
+                descended = bool(terminated and reward > 0)
+            if descended and not self.dungeon:  # MiniHack's final observation is blank: keep the stats, one deeper
                 stats = before.stats.copy()
                 stats[0] += 1
                 after = Observation(before.chars, stats, after.message, before.hp_max)

@@ -29,3 +29,19 @@ def test_picking_up_gold_adds_it_to_the_stats_and_runs_repeat_from_their_seed():
     assert np.array_equal(again.current[0].chars, first.chars)
     envs.close()
     again.close()
+
+
+def test_the_dungeon_crops_the_map_around_the_agent_and_ends_the_episode_at_a_descent():
+    from anthology.envs.nethack import crop_around
+
+    grid = np.full((5, 7), ord("."), dtype=np.uint8)
+    grid[0, 0] = ord("@")
+    view = crop_around(grid, 0, 0, 3)
+    assert view[1, 1] == ord("@") and view[0, 0] == ord(" ") and view[2, 2] == ord(".")
+    envs = LevelEnvs(1, seed=0, max_steps=50, crop=9, dungeon=True)
+    first = envs.current[0]
+    assert first.chars.shape == (9, 9) and first.chars[4, 4] == ord("@") and first.stats[0] == 1
+    rng = np.random.default_rng(0)
+    ends = [t.terminated or t.truncated for _ in range(60) for t in envs.step([int(rng.integers(10))])]
+    assert any(ends) and envs.episodes == [1]  # max_steps ended the first episode; the next one was seeded
+    envs.close()

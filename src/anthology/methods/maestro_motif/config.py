@@ -26,6 +26,9 @@ class LevelConfig:
     """Steps per episode (training and evaluation)."""
     crop: int = 9
     """Side of the agent-centred view (9 sees the whole 5 x 5 room from any square)."""
+    dungeon: bool = False
+    """Play NetHack itself (NLE's NetHackScore-v0: the dungeon's first levels, the paper's setting) instead of
+    the room; the episode ends at the first descent or after max_steps."""
 
     def __post_init__(self) -> None:
         validate(self, size=">=1", wall=">=0", gold=">=1", max_steps=">=1", crop=">=1")
@@ -101,9 +104,10 @@ PRESETS: dict[str, Config] = {
     "demo": Config(transitions=5_000, pairs=3_000, reward_epochs=8, total_steps=40_000, eval_episodes=50,
                    eval_every=20_000),
     "quick": Config(),
-    # the paper's NetHack runs need NetHackScore with the Monk's full action set and 4e9 APPO steps
-    "paper": Config(transitions=200_000, pairs=100_000, reward_epochs=20, reward_batch=1000, envs=64,
-                    total_steps=50_000_000, rollout=128, eval_episodes=500, eval_every=5_000_000, hidden=512),
+    # NetHack itself (the paper's runs use the Monk's full action set and 4e9 APPO steps)
+    "paper": Config(level=LevelConfig(dungeon=True, crop=21, max_steps=5_000), transitions=200_000, pairs=100_000,
+                    reward_epochs=20, reward_batch=1000, envs=64, option_steps=500, total_steps=50_000_000,
+                    rollout=128, eval_episodes=500, eval_every=5_000_000, hidden=512),
 }
 
 

@@ -52,7 +52,7 @@ def make_level(cfg: Config) -> SkillLevel:
 
 
 def make_envs(cfg: Config, n: int, seed: int, episodes: list[int] | None = None) -> LevelEnvs:
-    return LevelEnvs(n, seed, make_level(cfg), cfg.level.max_steps, cfg.level.crop, episodes)
+    return LevelEnvs(n, seed, make_level(cfg), cfg.level.max_steps, cfg.level.crop, episodes, cfg.level.dungeon)
 
 
 def caption(t: Transition) -> Caption:
@@ -299,8 +299,9 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
        acting directly), `random`.
 
     CLI: `anthology train maestro_motif --preset demo --method motif`.
-    Left out: the NetHack dungeon (NetHackScore), the Monk's full action set, APPO at 4e9 steps, and the
-    merchant/worshipper/ascender skills; the `paper` preset only scales this level's budget.
+    `--level.dungeon True` (the `paper` preset) plays NetHack itself (NetHackScore-v0) with the same skills and
+    task. Left out: the Monk's full action set, APPO at 4e9 steps, and the merchant, worshipper and
+    ascender skills.
     """
     tracker = tracker or make_tracker(run_dir, console=False, tensorboard=False)
     seed_everything(cfg.seed)
