@@ -6,8 +6,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from anthology.rl.preference_reward import MESSAGE_BYTES
-
 STAT_FEATURES = 4  # HP fraction, any gold, depth - 1, steps of the current skill / its limit
 
 
@@ -59,9 +57,3 @@ class SkillPolicy(nn.Module):
             logits.append(out)
             values.append(v.gather(1, skill[t][:, None]).squeeze(1))
         return torch.stack(logits), torch.stack(values)
-
-
-def message_bytes(messages: list[str]) -> torch.Tensor:
-    from anthology.rl.preference_reward import encode_messages
-
-    return encode_messages(messages)[:, :MESSAGE_BYTES]

@@ -23,11 +23,17 @@ from anthology.llm.annotators import ChatAnnotator, PreferenceAnnotator, RandomA
 from anthology.llm.client import ChatClient, ChatConfig
 from anthology.llm.codegen import ChatCodeWriter, CodeWriter, TemplateCodeWriter, generate_code
 from anthology.rl.ppo import compute_gae, recurrent_ppo_update
-from anthology.rl.preference_reward import Caption, RewardModel, pair_accuracy, train_reward_model
+from anthology.rl.preference_reward import (
+    Caption,
+    RewardModel,
+    encode_messages,
+    pair_accuracy,
+    train_reward_model,
+)
 from anthology.tracking import Tracker, make_tracker
 
 from .config import Config
-from .networks import SkillPolicy, message_bytes
+from .networks import SkillPolicy
 from .skills import (
     RULES,
     SKILLS,
@@ -180,7 +186,7 @@ def stat_features(obs: Observation, skill_steps: int, limit: int) -> list[float]
 def policy_inputs(observations: list[Observation], steps: list[int], limit: int, device: torch.device
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     chars = torch.as_tensor(np.stack([o.chars for o in observations]))
-    messages = message_bytes([o.message for o in observations])
+    messages = encode_messages([o.message for o in observations])
     stats = torch.tensor([stat_features(o, s, limit) for o, s in zip(observations, steps, strict=True)])
     return chars.to(device), messages.to(device), stats.to(device)
 
