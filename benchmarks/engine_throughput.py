@@ -111,7 +111,7 @@ def make_sf_env(full_env_name: str, cfg: Any = None, env_config: Any = None,
 
     from anthology.envs.nethack import make_level_env, observe
     from anthology.methods.maestro_motif import PRESETS
-    from anthology.methods.maestro_motif.train import make_level
+    from anthology.methods.maestro_motif.evaluation import make_level
 
     cfg_ = PRESETS["quick"]
 

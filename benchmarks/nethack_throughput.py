@@ -28,7 +28,7 @@ def rate(count: int, seconds: float) -> float:
 def raw_steps(cfg, steps: int) -> float:
     """gymnasium's step on the level with random actions, resets included."""
     from anthology.envs.nethack import make_level_env
-    from anthology.methods.maestro_motif.train import make_level
+    from anthology.methods.maestro_motif.evaluation import make_level
 
     env = make_level_env(make_level(cfg), cfg.level.max_steps, cfg.level.crop)
     rng = np.random.default_rng(0)
@@ -45,7 +45,7 @@ def raw_steps(cfg, steps: int) -> float:
 
 def wrapped_steps(cfg, steps: int, envs: int = 16) -> float:
     """`LevelEnvs` (observations decoded, seeded resets) with random actions."""
-    from anthology.methods.maestro_motif.train import make_envs
+    from anthology.methods.maestro_motif.evaluation import make_envs
 
     vec = make_envs(cfg, envs, 0)
     rng = np.random.default_rng(0)
@@ -69,7 +69,7 @@ def skill_training(cfg, steps: int) -> dict[str, float]:
 
 
 def reward_side(cfg) -> dict[str, float]:
-    from anthology.methods.maestro_motif.train import (
+    from anthology.methods.maestro_motif.rewards import (
         SkillReward,
         collect_captions,
         goals,

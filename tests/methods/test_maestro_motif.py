@@ -9,6 +9,7 @@ from anthology.llm.annotators import ScriptedAnnotator
 from anthology.llm.sandbox import Limits
 from anthology.methods.maestro_motif.config import PRESETS, REPRODUCE_PRESETS, Config
 from anthology.methods.maestro_motif.reproduce import judge
+from anthology.methods.maestro_motif.rewards import SkillReward, intrinsic_reward
 from anthology.methods.maestro_motif.skills import (
     RULES,
     SKILLS,
@@ -17,7 +18,7 @@ from anthology.methods.maestro_motif.skills import (
     goals,
     prompt,
 )
-from anthology.methods.maestro_motif.train import SkillReward, intrinsic_reward, train
+from anthology.methods.maestro_motif.train import train
 from anthology.rl.preference_reward import Caption
 
 TASK_CODE = prompt("template_skills.txt") + "\n" + prompt("template_task_policy.txt")
@@ -94,9 +95,9 @@ def test_bad_written_code_is_a_code_failure_not_a_crash():
 def test_an_evaluation_whose_code_fails_is_recorded_as_failed_episodes(monkeypatch):
     import sys
 
-    train_module = sys.modules["anthology.methods.maestro_motif.train"]
-    real = train_module.prompt
-    monkeypatch.setattr(train_module, "prompt", lambda name: "import os\n" if name == "template_llm_policy.txt"
+    writer = sys.modules["anthology.methods.maestro_motif.code_writing"]
+    real = writer.prompt
+    monkeypatch.setattr(writer, "prompt", lambda name: "import os\n" if name == "template_llm_policy.txt"
                         else real(name))
     result = train(override(PRESETS["tiny"], method="llm_policy"))
     assert result.summary["eval/code_failed"] == 1.0 and result.summary["eval/success"] == 0.0

@@ -4,9 +4,7 @@ policy, composed zero-shot by code; and the baselines (one Motif reward, flat PP
 from __future__ import annotations
 
 import collections
-import dataclasses
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,256 +16,32 @@ from anthology.core.errors import AnthologyError
 from anthology.core.result import TrainResult
 from anthology.core.run_dir import RunDir
 from anthology.core.seeding import seed_everything
-from anthology.envs.nethack import ACTION_NAMES, KILL, LevelEnvs, Observation, SkillLevel, Transition
-from anthology.llm.annotators import ChatAnnotator, PreferenceAnnotator, RandomAnnotator, ScriptedAnnotator
-from anthology.llm.client import ChatClient, ChatConfig
-from anthology.llm.codegen import ChatCodeWriter, CodeWriter, TemplateCodeWriter, generate_code
+from anthology.envs.nethack import ACTION_NAMES, LevelEnvs, Observation
 from anthology.rl.ppo import compute_gae, recurrent_ppo_update
-from anthology.rl.preference_reward import (
-    Caption,
-    RewardModel,
-    encode_messages,
-    pair_accuracy,
-    train_reward_model,
-)
 from anthology.tracking import Tracker, make_tracker
 
+from .code_writing import POLICY_TESTS, SKILL_TESTS, make_client, write_code
 from .config import Config
+from .evaluation import EpisodeTracker, evaluate, make_envs, policy_inputs
 from .networks import SkillPolicy
+from .rewards import (
+    SkillReward,
+    caption,
+    collect_captions,
+    intrinsic_reward,
+    make_annotator,
+    train_skill_reward,
+)
 from .skills import (
-    RULES,
     SKILLS,
     TASK,
-    ActionController,
     CodeFailure,
     OptionController,
     code_prompt,
     code_state,
     goals,
     prompt,
-    view_state,
 )
-
-EVAL_SEED_OFFSET = 1_000  # evaluation levels come from seeds no training run uses
-DATA_SEED_OFFSET = 2_000  # and so do the random transitions of the preference dataset
-
-
-def make_level(cfg: Config) -> SkillLevel:
-    lv = cfg.level
-    return SkillLevel(size=lv.size, wall=lv.wall, gold=lv.gold, monster=lv.monster)
-
-
-def make_envs(cfg: Config, n: int, seed: int, episodes: list[int] | None = None) -> LevelEnvs:
-    return LevelEnvs(n, seed, make_level(cfg), cfg.level.max_steps, cfg.level.crop, episodes, cfg.level.dungeon)
-
-
-def caption(t: Transition) -> Caption:
-    """The paper's caption of a transition: previous and current message, and the stat changes."""
-    change = t.after.stats - t.before.stats
-    return Caption(t.before.message, t.after.message, tuple(float(round(v, 3)) for v in change))
-
-
-# ---------------------------------------------------------------- stage 1: rewards from AI feedback
-
-def collect_captions(cfg: Config) -> list[Caption]:
-    """Captions of a uniformly random policy's transitions (the paper uses agents' and humans' play)."""
-    rng = np.random.default_rng(cfg.seed)
-    envs = make_envs(cfg, min(cfg.envs, 8), cfg.seed + DATA_SEED_OFFSET)
-    captions: list[Caption] = []
-    while len(captions) < cfg.transitions:
-        for t in envs.step(list(rng.integers(len(ACTION_NAMES), size=len(envs.envs)))):
-            captions.append(caption(t))
-    envs.close()
-    return captions[:cfg.transitions]
-
-
-def make_annotator(cfg: Config, client: ChatClient | None) -> PreferenceAnnotator:
-    if cfg.annotator == "llm":
-        assert client is not None
-        return ChatAnnotator(client)
-    if cfg.annotator == "random":
-        return RandomAnnotator(cfg.seed)
-    g = goals()
-    return ScriptedAnnotator({g[name]: rule for name, rule in RULES.items()})  # keyed by the goal's text
-
-
-@dataclasses.dataclass
-class SkillReward:
-    """A trained reward model, normalised over the dataset's captions, with its threshold eps."""
-
-    model: RewardModel
-    mean: float
-    std: float
-    threshold: float
-    accuracy: float
-    cache: dict[tuple[str, tuple[float, ...]], float] = dataclasses.field(default_factory=dict)
-
-    def normalised(self, captions: Sequence[Caption]) -> list[float]:
-        missing = list(dict.fromkeys((c.message, c.stats) for c in captions if (c.message, c.stats) not in self.cache))
-        if missing:
-            scores = self.model.score([Caption("", m, s) for m, s in missing])
-            for key, r in zip(missing, scores.tolist(), strict=True):
-                self.cache[key] = (r - self.mean) / self.std
-        return [self.cache[(c.message, c.stats)] for c in captions]
-
-
-def train_skill_reward(cfg: Config, goal: str, annotator: PreferenceAnnotator, captions: list[Caption],
-                       seed: int) -> SkillReward:
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(len(captions), size=(cfg.pairs, 2))
-    pairs = [(captions[a], captions[b]) for a, b in idx]
-    labels: list[float | None] = list(annotator.annotate(goal, [(a.text(), b.text()) for a, b in pairs]))
-    held = max(1, cfg.pairs // 10)
-    model = train_reward_model(pairs[held:], labels[held:], epochs=cfg.reward_epochs, batch_size=cfg.reward_batch,
-                               lr=cfg.reward_lr, seed=seed, model=RewardModel())
-    accuracy = pair_accuracy(model, pairs[:held], labels[:held])
-    scores = model.score(captions)
-    mean, std = float(scores.mean()), float(scores.std()) + 1e-8
-    threshold = float(torch.quantile((scores - mean) / std, cfg.quantile))
-    return SkillReward(model, mean, std, threshold, accuracy)
-
-
-def intrinsic_reward(cfg: Config, normalised: float, threshold: float, count: int) -> float:
-    """0.1 r 1[r > eps] / N(msg)^beta (the paper's eq. for each skill's reward)."""
-    if normalised <= threshold:
-        return 0.0
-    return cfg.reward_scale * normalised / max(count, 1) ** cfg.count_exponent
-
-
-# ---------------------------------------------------------------- stage 2 and 3: code
-
-def make_client(cfg: Config, run_dir: RunDir | None) -> ChatClient | None:
-    if cfg.annotator != "llm" and cfg.code_writer != "llm":
-        return None
-    cache = None if run_dir is None else run_dir.path / "llm_cache.jsonl"
-    return ChatClient(ChatConfig(base_url=cfg.llm_base_url, model=cfg.llm_model, api_key_env=cfg.llm_api_key_env),
-                      cache)
-
-
-SKILL_TESTS = [["collector", {"gold": 5.0, "depth": 1.0, "hp": 14.0, "message": "$ - 5 gold pieces.", "visible": [],
-                              "kills": 0, "skill_steps": 3, "limit": 40},
-                {"gold": 0.0, "depth": 1.0, "hp": 14.0, "message": "", "visible": ["$"], "kills": 0,
-                 "skill_steps": 0, "limit": 40}],
-               ["descender", {"gold": 0.0, "depth": 1.0, "hp": 14.0, "message": "", "visible": [">"], "kills": 0,
-                              "skill_steps": 5, "limit": 40},
-                {"gold": 0.0, "depth": 1.0, "hp": 14.0, "message": "", "visible": [">"], "kills": 0,
-                 "skill_steps": 0, "limit": 40}],
-               ["fighter", {"gold": 0.0, "depth": 1.0, "hp": 12.0, "message": "You kill the newt!", "visible": [],
-                            "kills": 1, "skill_steps": 4, "limit": 40},
-                {"gold": 0.0, "depth": 1.0, "hp": 14.0, "message": "", "visible": [":"], "kills": 0,
-                 "skill_steps": 0, "limit": 40}]]
-POLICY_TESTS = [[{}, {"gold": 0.0, "depth": 1.0, "hp": 14.0, "message": "", "visible": ["$", ":", ">"], "kills": 0,
-                      "skill_steps": 0, "limit": 40}, 0.1],
-                [{"kills": 1}, {"gold": 5.0, "depth": 1.0, "hp": 14.0, "message": "", "visible": [">"], "kills": 1,
-                                "skill_steps": 0, "limit": 40}, 0.9]]
-
-
-def write_code(cfg: Config, writer_kind: str, client: ChatClient | None, task: str, template: str, entry: str,
-               inputs: list[Any], prelude: str = "") -> tuple[str, list[dict[str, Any]]]:
-    """The code for one piece through the generate, test, self-check, rewrite loop; the template when the
-    writer fails every round (recorded in the returned log)."""
-    writer: CodeWriter = (ChatCodeWriter(client) if writer_kind == "llm" and client is not None
-                          else TemplateCodeWriter(prompt(template)))
-    generated = generate_code(writer, task, entry, inputs, prelude=prelude)
-    log = [{"verdict": a.verdict, "kind": a.result.kind, "error": a.result.error} for a in generated.attempts]
-    if generated.code is None:
-        log.append({"verdict": "fallback", "kind": "template", "error": "every attempt failed"})
-        return prompt(template), log
-    return generated.code, log
-
-
-# ---------------------------------------------------------------- stage 4: RL and evaluation
-
-def stat_features(obs: Observation, skill_steps: int, limit: int) -> list[float]:
-    return [float(obs.stats[2]) / obs.hp_max, float(obs.stats[1] > 0), float(obs.stats[0] - 1),
-            min(skill_steps / limit, 1.0)]
-
-
-def policy_inputs(observations: list[Observation], steps: list[int], limit: int, device: torch.device
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    chars = torch.as_tensor(np.stack([o.chars for o in observations]))
-    messages = encode_messages([o.message for o in observations])
-    stats = torch.tensor([stat_features(o, s, limit) for o, s in zip(observations, steps, strict=True)])
-    return chars.to(device), messages.to(device), stats.to(device)
-
-
-@dataclasses.dataclass
-class EpisodeTracker:
-    """Per env: what the composite task needs (gold, a kill, the descent) and the episode's message counts."""
-
-    gold: bool = False
-    kill: bool = False
-    counts: collections.Counter = dataclasses.field(default_factory=collections.Counter)
-
-    def see(self, t: Transition) -> None:
-        self.gold |= bool(t.after.stats[1] > 0)
-        self.kill |= bool(KILL.search(t.after.message))
-        self.counts[t.after.message] += 1
-
-    def success(self, t: Transition) -> bool:
-        return t.descended and self.gold and self.kill
-
-
-def evaluate(cfg: Config, kind: str, policy: SkillPolicy | None, codes: dict[str, str], seed: int,
-             device: torch.device) -> dict[str, float]:
-    """Success on the composite task over `eval_episodes` episodes of held-out levels (stochastic policy)."""
-    n = min(cfg.envs, cfg.eval_episodes)
-    envs = make_envs(cfg, n, seed + EVAL_SEED_OFFSET)
-    generator = torch.Generator().manual_seed(seed + EVAL_SEED_OFFSET)
-    trackers = [EpisodeTracker() for _ in range(n)]
-    results: dict[int, tuple[bool, bool, bool, bool]] = {}
-    state = policy.initial_state(n) if policy is not None else None
-    new = [True] * n
-    steps = [0] * n
-    skills = [0] * n
-    failure = ""
-    controller: OptionController | ActionController | None = None
-    try:
-        if kind == "maestromotif":
-            controller = OptionController(codes["skills"] + "\n" + codes["task_policy"], SKILLS, n)
-        elif kind == "llm_policy":
-            controller = ActionController(codes["llm_policy"], ACTION_NAMES, n)
-    except CodeFailure as err:
-        failure = str(err)
-    while len(results) < cfg.eval_episodes and not failure:
-        obs = envs.current
-        try:
-            if isinstance(controller, OptionController):
-                states = [code_state(o, 0, s, cfg.option_steps) for o, s in zip(obs, steps, strict=True)]
-                skills, ended = controller.step(states, new, torch.rand(n, generator=generator).tolist())
-                steps = [0 if e else s for s, e in zip(steps, ended, strict=True)]
-            if isinstance(controller, ActionController):
-                actions = controller.step([view_state(o) for o in obs], new)
-        except CodeFailure as err:
-            failure = str(err)
-            break
-        if kind in ("maestromotif", "motif", "flat_ppo"):
-            assert policy is not None and state is not None
-            with torch.no_grad():
-                chars, messages, stats = policy_inputs(obs, steps, cfg.option_steps, device)
-                x = policy.encode(chars, messages, stats, torch.tensor(skills, device=device))
-                logits, _, state = policy.step(x, state, torch.tensor(new, device=device))
-                actions = torch.multinomial(logits.cpu().softmax(-1), 1, generator=generator).squeeze(1).tolist()
-        elif kind == "random":
-            actions = torch.randint(len(ACTION_NAMES), (n,), generator=generator).tolist()
-        episodes = list(envs.episodes)
-        for i, t in enumerate(envs.step(actions)):
-            trackers[i].see(t)
-            steps[i] += 1
-            new[i] = t.terminated or t.truncated
-            if new[i]:
-                if episodes[i] < cfg.eval_episodes:
-                    tr = trackers[i]
-                    results[episodes[i]] = (tr.success(t), tr.gold, tr.kill, t.descended)
-                trackers[i], steps[i] = EpisodeTracker(), 0
-    envs.close()
-    if controller is not None:
-        controller.close()
-    rows = [results.get(e, (False, False, False, False)) for e in range(cfg.eval_episodes)]
-    out = {f"eval/{name}": float(np.mean([r[j] for r in rows])) for j, name in
-           enumerate(("success", "gold", "kill", "descend"))}
-    out["eval/code_failed"] = float(bool(failure))
-    return out
 
 
 def decide(controller: OptionController | None, observations: list[Observation], steps: list[int], new: list[bool],
