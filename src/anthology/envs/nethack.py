@@ -23,9 +23,6 @@ from anthology.core.errors import require
 
 ACTION_NAMES = ("north", "east", "south", "west", "northeast", "southeast", "southwest", "northwest", "pickup",
                 "down")
-MOVES = {"north": (0, -1), "east": (1, 0), "south": (0, 1), "west": (-1, 0), "northeast": (1, -1),
-         "southeast": (1, 1), "southwest": (-1, 1), "northwest": (-1, -1)}
-STAT_NAMES = ("depth", "gold", "hp", "xp", "hunger")
 KILL = re.compile(r"\bYou kill\b|\bYou destroy\b")
 # NLE's bottom-line indices (nle.nethack.NLE_BL_*), copied so that this module imports without nle
 _BL_X, _BL_Y, _BL_HP, _BL_DEPTH, _BL_GOLD, _BL_XP, _BL_HUNGER = 0, 1, 10, 12, 13, 18, 21
@@ -69,22 +66,13 @@ class Observation:
     chars: np.ndarray
     """[crop, crop] uint8: the map's characters around the agent (the agent at the centre)."""
     stats: np.ndarray
-    """[5] float: depth, gold, HP, XP level, hunger state (STAT_NAMES)."""
+    """[5] float: depth, gold, HP, XP level, hunger state."""
     message: str
     hp_max: float = 1.0
 
     def visible(self) -> list[str]:
         """The distinct characters in view (without floor, walls and the agent)."""
         return sorted({chr(c) for c in np.unique(self.chars)} - {" ", ".", "|", "-", "@"})
-
-    def offset(self, char: str) -> tuple[int, int] | None:
-        """(dx, dy) from the agent to the nearest `char` in view, or None."""
-        ys, xs = np.nonzero(self.chars == ord(char))
-        if len(xs) == 0:
-            return None
-        centre = self.chars.shape[0] // 2
-        i = int(np.argmin(np.maximum(abs(xs - centre), abs(ys - centre))))
-        return int(xs[i] - centre), int(ys[i] - centre)
 
     def text(self) -> str:
         """The view as lines of text (what an LLM acting directly reads)."""
@@ -183,10 +171,10 @@ class LevelEnvs:
                 terminated = terminated or descended
             else:
                 descended = bool(terminated and reward > 0)
-            if descended and not self.dungeon:  # MiniHack's final observation is blank: keep the stats, one deeper
-                stats = before.stats.copy()
-                stats[0] += 1
-                after = Observation(before.chars, stats, after.message, before.hp_max)
+                if descended:  # MiniHack's final observation is blank: keep the stats, one level deeper
+                    stats = before.stats.copy()
+                    stats[0] += 1
+                    after = Observation(before.chars, stats, after.message, before.hp_max)
             out.append(Transition(before, after, float(reward), bool(terminated), bool(truncated), descended))
             if terminated or truncated:
                 self.episodes[i] = self.next_episode

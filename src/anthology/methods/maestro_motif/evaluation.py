@@ -10,9 +10,7 @@ import numpy as np
 import torch
 
 from anthology.envs.nethack import ACTION_NAMES, KILL, LevelEnvs, Observation, SkillLevel, Transition
-from anthology.rl.preference_reward import (
-    encode_messages,
-)
+from anthology.rl.preference_reward import encode_messages
 
 from .config import Config
 from .networks import SkillPolicy
@@ -36,6 +34,20 @@ def make_level(cfg: Config) -> SkillLevel:
 def make_envs(cfg: Config, n: int, seed: int, episodes: list[int] | None = None) -> LevelEnvs:
     return LevelEnvs(n, seed, make_level(cfg), cfg.level.max_steps, cfg.level.crop, episodes, cfg.level.dungeon)
 
+
+def decide(controller: OptionController | None, observations: list[Observation], steps: list[int], new: list[bool],
+           generator: torch.Generator, cfg: Config) -> tuple[list[int], list[bool]]:
+    """Each env's skill for its current observation, and whether its previous option ended (its skill
+    terminated or its episode ended); `steps` (turns in the running skill) is reset where a skill starts.
+    Without a controller (one skill) an option is an episode. A failure of the code raises CodeFailure."""
+    if controller is None:
+        return [0] * len(observations), list(new)
+    states = [code_state(o, cfg.option_steps) for o in observations]
+    skills, ended = controller.step(states, new, torch.rand(len(observations), generator=generator).tolist())
+    for i, e in enumerate(ended):
+        if e:
+            steps[i] = 0
+    return skills, [e or n for e, n in zip(ended, new, strict=True)]
 
 
 def stat_features(obs: Observation, skill_steps: int, limit: int) -> list[float]:
@@ -93,9 +105,7 @@ def evaluate(cfg: Config, kind: str, policy: SkillPolicy | None, codes: dict[str
         obs = envs.current
         try:
             if isinstance(controller, OptionController):
-                states = [code_state(o, 0, s, cfg.option_steps) for o, s in zip(obs, steps, strict=True)]
-                skills, ended = controller.step(states, new, torch.rand(n, generator=generator).tolist())
-                steps = [0 if e else s for s, e in zip(steps, ended, strict=True)]
+                skills, _ = decide(controller, obs, steps, new, generator, cfg)
             if isinstance(controller, ActionController):
                 actions = controller.step([view_state(o) for o in obs], new)
         except CodeFailure as err:

@@ -50,11 +50,11 @@ def code_prompt(name: str, skills: Sequence[str] = SKILLS) -> str:
     return prompt(name).format(skills=", ".join(skills), goals="\n".join(f"- {s}: {g[s]}" for s in skills))
 
 
-def code_state(obs: Observation, kills: int, skill_steps: int, limit: int) -> dict[str, Any]:
-    """The JSON state the written code reads."""
+def code_state(obs: Observation, limit: int) -> dict[str, Any]:
+    """The JSON state the written code reads; `CONTROL_HARNESS` fills "kills" from the code's memory and
+    `OptionController.step` fills "skill_steps"."""
     return {"gold": float(obs.stats[1]), "depth": float(obs.stats[0]), "hp": float(obs.stats[2]),
-            "message": obs.message, "visible": obs.visible(), "kills": kills, "skill_steps": skill_steps,
-            "limit": limit}
+            "message": obs.message, "visible": obs.visible(), "kills": 0, "skill_steps": 0, "limit": limit}
 
 
 def view_state(obs: Observation) -> dict[str, Any]:

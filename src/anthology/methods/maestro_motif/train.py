@@ -22,7 +22,7 @@ from anthology.tracking import Tracker, make_tracker
 
 from .code_writing import POLICY_TESTS, SKILL_TESTS, make_client, write_code
 from .config import Config
-from .evaluation import EpisodeTracker, evaluate, make_envs, policy_inputs
+from .evaluation import EpisodeTracker, decide, evaluate, make_envs, policy_inputs
 from .networks import SkillPolicy
 from .rewards import (
     SkillReward,
@@ -38,28 +38,18 @@ from .skills import (
     CodeFailure,
     OptionController,
     code_prompt,
-    code_state,
     goals,
     prompt,
 )
 
 
-def decide(controller: OptionController | None, observations: list[Observation], steps: list[int], new: list[bool],
-           generator: torch.Generator, cfg: Config) -> tuple[list[int], list[bool]]:
-    """Each env's skill for its current observation, and whether its previous option ended (its skill
-    terminated or its episode ended); `steps` (turns in the running skill) is reset where a skill starts.
-    Without a controller (one skill) an option is an episode."""
-    if controller is None:
-        return [0] * len(observations), list(new)
-    states = [code_state(o, 0, s, cfg.option_steps) for o, s in zip(observations, steps, strict=True)]
+def decide_or_stop(controller: OptionController | None, observations: list[Observation], steps: list[int],
+                   new: list[bool], generator: torch.Generator, cfg: Config) -> tuple[list[int], list[bool]]:
+    """`decide` during training, where a failure of the training-time code ends the run (one line)."""
     try:
-        skills, ended = controller.step(states, new, torch.rand(len(observations), generator=generator).tolist())
+        return decide(controller, observations, steps, new, generator, cfg)
     except CodeFailure as err:
         raise AnthologyError(f"the training-time policy over skills failed: {err}") from err
-    for i, e in enumerate(ended):
-        if e:
-            steps[i] = 0
-    return skills, [e or n for e, n in zip(ended, new, strict=True)]
 
 
 def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = None) -> TrainResult:
@@ -155,7 +145,7 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
             new, steps, skills = [True] * cfg.envs, [0] * cfg.envs, [0] * cfg.envs
         assert envs is not None
         if update % cfg.checkpoint_every == 0:
-            skills, _ = decide(controller, envs.current, steps, new, generator, cfg)
+            skills, _ = decide_or_stop(controller, envs.current, steps, new, generator, cfg)
         initial = (lstm[0].detach(), lstm[1].detach())
         buf: dict[str, list[torch.Tensor]] = collections.defaultdict(list)
         for _ in range(cfg.rollout):
@@ -182,7 +172,7 @@ def train(cfg: Config, tracker: Tracker | None = None, run_dir: RunDir | None = 
                 if new[i]:
                     trackers[i] = EpisodeTracker()
             # the option's return ends where its skill terminates or its episode ends
-            skills, ended = decide(controller, envs.current, steps, new, generator, cfg)
+            skills, ended = decide_or_stop(controller, envs.current, steps, new, generator, cfg)
             for key, value in (("chars", chars), ("messages", messages), ("stats", stats), ("skill", skill_t),
                                ("start", start_t), ("action", action), ("log_prob", dist.log_prob(action)),
                                ("value", values.cpu().gather(1, skill_t.cpu()[:, None]).squeeze(1)),
